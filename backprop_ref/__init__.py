@@ -22,6 +22,7 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from . import data
 from .backend import array_namespace, asarray, cupy_available, get_backend, to_host
 from .bias import affine, affine_backward, bias_part, init_weights, join_bias, weights_part, with_ones
 from .fixed_point import fixed_point_backward, fixed_point_forward, fixed_point_loss, init_fixed_point
