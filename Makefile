@@ -13,8 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[course,test]'
 	touch $@
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv
-	$(BIN)/jupyter lab course/
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. course/README.md
 
 test: venv
 	$(BIN)/python -m pytest
