@@ -7,6 +7,7 @@ the bias. This module owns that convention; everything else calls it.
 """
 import numpy as np
 
+from ._guard import answer_key
 from .backend import array_namespace, get_backend
 
 
@@ -37,6 +38,7 @@ def affine(x, W):
     return x @ W[:-1] + W[-1]
 
 
+@answer_key
 def affine_backward(dout, x, W):
     """Gradients of affine(x, W): (N, M) upstream -> dx (N, D), dW (D + 1, M).
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import ConvergenceError, check_ndim, check_same_shape, check_shape
+from ._guard import answer_key
 from .activations import get_activation
 from .backend import array_namespace, get_backend, to_host
 from .bias import affine, affine_backward, init_weights
@@ -141,6 +142,7 @@ def fixed_point_forward(x, W, U, activation="tanh", tol=None, max_iter=1000, s0=
     return s, FixedPointCache(x, W, U, s, activation, act_cache, changes)
 
 
+@answer_key
 def fixed_point_backward(ds, cache, tol=None, max_iter=1000, on_fail="raise"):
     """Relax the adjoint lam = ds + (lam * f'(z*)) @ W.T, then read the gradients off it.
 

@@ -4,10 +4,12 @@ A backward pass computes a vector-Jacobian product: given dout = dL/dout it retu
 dout @ J. Feeding it each unit vector e_c in turn reads the Jacobian off one row at a time,
 so a network with C outputs needs C backward passes (and one forward pass).
 """
+from ._guard import answer_key
 from .backend import array_namespace
 from .mlp import mlp_backward, mlp_forward
 
 
+@answer_key
 def jacobian(forward, backward, x):
     """J[n, c, d] = d out[n, c] / d x[n, d], by one backward pass per output unit.
 

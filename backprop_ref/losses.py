@@ -4,10 +4,12 @@ One rule for all of them: **sum over outputs, mean over the batch** (axis 0, siz
 is where learners' gradients most often go wrong, so each docstring repeats it.
 """
 from ._checks import ShapeError, check_finite, check_float, check_ndim, check_same_shape
+from ._guard import answer_key
 from .activations import softmax
 from .backend import array_namespace
 
 
+@answer_key
 def mse_loss(y_hat, y):
     """Half the squared error, summed over outputs, averaged over the batch.
 
@@ -41,6 +43,7 @@ def _one_hot_targets(where, y, logits, xp):
     return y
 
 
+@answer_key
 def softmax_cross_entropy(logits, y):
     """Softmax followed by cross-entropy, from logits, summed over classes, averaged over the batch.
 
@@ -60,6 +63,7 @@ def softmax_cross_entropy(logits, y):
     return loss, (xp.exp(log_p) - Y) / n
 
 
+@answer_key
 def sigmoid_binary_cross_entropy(logits, y):
     """Sigmoid followed by binary cross-entropy, from logits, summed over outputs, averaged over the batch.
 

@@ -10,6 +10,7 @@ The forward pass keeps one cache per layer; the backward pass walks them in reve
 returns the gradient of every weight matrix (each (D_l + 1, D_{l+1}), last row the bias).
 """
 from ._checks import ShapeError
+from ._guard import answer_key
 from .activations import get_activation
 from .bias import init_weights
 from .layers import dense_backward, dense_forward
@@ -53,6 +54,7 @@ def mlp_forward(x, weights, activations):
     return a, caches
 
 
+@answer_key
 def mlp_backward(dout, caches):
     """dout: (N, C) -> dx: (N, D), grads: list of dW, one per layer, shaped like the weights."""
     grads = []

@@ -24,12 +24,14 @@ Schedules are small functions ``epoch -> lr`` (epoch counted from 0); ``train`` 
 import math
 
 from ._checks import ShapeError, check_same_shape
+from ._guard import answer_key
 from .backend import array_namespace
 
 # ---------------------------------------------------------------------------------------------
 # Update rules: pure functions, the maths.
 
 
+@answer_key
 def sgd_step(w, dw, lr):
     """Plain gradient descent: one step downhill.
 
@@ -40,6 +42,7 @@ def sgd_step(w, dw, lr):
     return w - lr * dw
 
 
+@answer_key
 def momentum_step(w, dw, v, lr, mu=0.9):
     """Gradient descent with (heavy-ball) momentum: the velocity ``v`` remembers past gradients.
 
@@ -53,6 +56,7 @@ def momentum_step(w, dw, v, lr, mu=0.9):
     return w - lr * v, v
 
 
+@answer_key
 def nesterov_step(w, dw, v, lr, mu=0.9):
     """Nesterov momentum: step with the gradient plus a look-ahead along the new velocity.
 
@@ -66,6 +70,7 @@ def nesterov_step(w, dw, v, lr, mu=0.9):
     return w - lr * (dw + mu * v), v
 
 
+@answer_key
 def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """Adam: momentum on the gradient (m) divided by a running size of the gradient (sqrt v).
 

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._checks import ShapeError, check_ndim, check_same_shape, check_shape
+from ._guard import answer_key
 from .activations import tanh_backward, tanh_forward
 from .backend import array_namespace, get_backend, to_host
 from .bias import affine, affine_backward, init_weights
@@ -54,6 +55,7 @@ def rnn_step_forward(x, h_prev, Wx, Wh):
     return h_next, (x, h_prev, Wx, Wh, h_next)
 
 
+@answer_key
 def rnn_step_backward(dh_next, cache):
     """dz = dh_next * (1 - h_next**2)        (through the tanh; z is the pre-activation)
     dx = dz @ Wx[:-1].T,   dWx = [x, 1].T @ dz,   dh_prev = dz @ Wh.T,   dWh = h_prev.T @ dz
@@ -114,6 +116,7 @@ def _check_truncate(truncate):
         raise ValueError(f"rnn_backward: truncate must be a positive int (a window of time steps) or None, got {truncate}")
 
 
+@answer_key
 def rnn_backward(dh, cache, truncate=None):
     """Backpropagation through time: the gradients of every input and shared weight.
 
@@ -196,6 +199,7 @@ def temporal_dense_forward(h, Wy):
     return out.reshape(N, T, Wy.shape[1]), (h, Wy)
 
 
+@answer_key
 def temporal_dense_backward(dout, cache):
     """dh[:, t] = dout[:, t] @ Wy[:-1].T;   dWy = sum over t of [h[:, t], 1].T @ dout[:, t]
 

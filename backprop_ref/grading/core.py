@@ -1,0 +1,407 @@
+"""The grading engine: run a learner's function on fresh cases, compare, explain.
+
+An Exercise says what to call and how to build a Case (inputs drawn at grading time). A Case
+holds, for each output the learner returns, a Target:
+
+- ``Gradient(f, x)``: the output must be the gradient of the scalar f() with respect to the array
+  x. The truth is float64 central differences of the reference *forward* pass; the learner's
+  analytic gradient is compared with it. Up to COORDINATE_LIMIT entries, every coordinate is
+  differenced. Above it, a directional check: for DIRECTIONS random unit directions v,
+  (f(x + h v) - f(x - h v)) / 2h must equal <gradient, v>, two forward passes each.
+  Detection guarantee: if the learner's gradient differs from the truth by an error e, then
+  <e, v> for a uniformly random unit v in R^P has spread |e| / sqrt(P), and the chance that it
+  stays below the tolerance tau in all k directions is at most (sqrt(2P / pi) * tau / |e|)^k;
+  for the errors learners make (|e| comparable to |gradient|) and k = 4 that is below 1e-12.
+  When a directional check fails, sampled coordinates are differenced to locate the error.
+- ``Value(array)``: the output must equal a reference value (update rules, forward passes).
+
+A part (of the exercise's points) passes when every output it grades matches on every case.
+When a part fails, the learner's output is compared with known wrong answers (Mistakes) and
+the message names the likely cause.
+"""
+import math
+import signal
+import threading
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._guard import DelegationError, _learner_code_running
+from ..backend import to_host
+
+# private references: a learner rebinding numpy's names later changes none of these
+_asarray, _abs, _max, _argmax, _unravel, _isfinite = np.asarray, np.abs, np.max, np.argmax, np.unravel_index, np.isfinite
+_float64, _sqrt, _dot = np.float64, math.sqrt, np.dot
+
+COORDINATE_LIMIT = 400
+DIRECTIONS = 4
+RTOL = 1e-4  # relative tolerance of a verdict
+ATOL = 1e-6  # ... and absolute, as a fraction of the largest expected entry
+STEP = 1e-6  # central-difference step
+
+
+class GradingTimeout(Exception):
+    """A learner's function ran longer than the time a check allows it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# What an exercise is made of.
+
+
+@dataclass(frozen=True)
+class Part:
+    """A graded part: its name, its points, and the outputs it grades."""
+
+    name: str
+    points: float
+    outputs: tuple
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer: ``wrong(case)`` returns {output name: the array that mistake gives}."""
+
+    message: str
+    wrong: object
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    signature: str  # how the learner's function is called, e.g. "dense_backward(dout, cache) -> (dx, dW)"
+    lesson: str
+    outputs: tuple  # names of the returned values, in order; one name = a single returned array
+    parts: tuple
+    make_case: object  # (rng, dims) -> Case
+    visible_dims: tuple  # dims dicts of the visible check
+    hidden_dims: object  # rng -> list of dims dicts (awkward shapes and random ones)
+    mistakes: tuple = ()
+    shape_names: dict = field(default_factory=dict)  # output -> "(D + 1, M)", for messages
+    timeout: float = 10.0
+
+    @property
+    def points(self):
+        return sum(p.points for p in self.parts)
+
+
+@dataclass
+class Gradient:
+    f: object  # () -> float, reads x (perturbed in place)
+    x: object  # float64 array
+
+
+@dataclass
+class Value:
+    expected: object
+
+
+@dataclass
+class Case:
+    args: tuple  # what the learner's function is called with (copied for each call)
+    targets: dict  # output name -> Gradient or Value
+    reference: dict  # output name -> the reference answer (shapes, mistakes, locating errors)
+    label: str  # the shapes, for messages, e.g. "N=1, D=3, M=2"
+    data: dict = field(default_factory=dict)  # anything a Mistake needs
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts.
+
+
+@dataclass
+class OutputVerdict:
+    name: str
+    passed: bool
+    max_rel_error: float = 0.0
+    worst_index: tuple = ()
+    yours: float = float("nan")
+    expected: float = float("nan")
+    problem: str = ""  # set when it could not be compared (shape, dtype, NaN)
+
+
+def _compare_arrays(name, yours, expected):
+    scale = float(_max(_abs(expected), initial=0.0))
+    diff = _abs(yours - expected)
+    rel = diff / (_abs(yours) + _abs(expected) + 1e-300)
+    bad = (diff > ATOL * scale + 1e-12) & (rel > RTOL)
+    if yours.size == 0:
+        return OutputVerdict(name, True)
+    worst = _unravel(int(_argmax(diff)), yours.shape)
+    counted = _abs(expected) + _abs(yours) > ATOL * scale + 1e-12
+    return OutputVerdict(
+        name,
+        passed=not bool(bad.any()),
+        max_rel_error=float(_max(rel * counted, initial=0.0)),
+        worst_index=tuple(int(i) for i in worst),
+        yours=float(yours[worst]),
+        expected=float(expected[worst]),
+    )
+
+
+def _central_difference(f, x, direction):
+    """(f(x + h d) - f(x - h d)) / 2h, restoring x."""
+    original = x.copy()
+    x += STEP * direction
+    plus = float(f())
+    x[...] = original
+    x -= STEP * direction
+    minus = float(f())
+    x[...] = original
+    return (plus - minus) / (2 * STEP)
+
+
+def _coordinate_gradient(f, x, indices):
+    grad = np.zeros(len(indices))
+    for k, i in enumerate(indices):
+        e = np.zeros(x.shape)
+        e[i] = 1.0
+        grad[k] = _central_difference(f, x, e)
+    return grad
+
+
+def _judge_gradient(name, yours, target, rng):
+    x = target.x
+    if x.size <= COORDINATE_LIMIT:
+        indices = list(np.ndindex(*x.shape))
+        numeric = _coordinate_gradient(target.f, x, indices).reshape(x.shape)
+        return _compare_arrays(name, yours, numeric)
+    for _ in range(DIRECTIONS):
+        v = rng.normal(size=x.shape)
+        v /= _sqrt(float((v * v).sum()))
+        numeric = _central_difference(target.f, x, v)
+        analytic = float((yours * v).sum())
+        scale = _sqrt(float((yours * yours).sum()) / x.size) + 1e-12
+        if abs(analytic - numeric) > RTOL * (abs(analytic) + abs(numeric)) + ATOL * scale:
+            break
+    else:
+        return OutputVerdict(name, True)
+    # locate: difference the coordinates at random plus those where yours is largest
+    flat = np.argsort(-_abs(yours).ravel())[:16].tolist() + rng.choice(x.size, size=min(48, x.size), replace=False).tolist()
+    indices = [np.unravel_index(i, x.shape) for i in dict.fromkeys(flat)]
+    numeric = _coordinate_gradient(target.f, x, indices)
+    picked = np.array([yours[i] for i in indices])
+    verdict = _compare_arrays(name, picked, numeric)
+    verdict.passed = False
+    if verdict.worst_index:
+        verdict.worst_index = tuple(int(j) for j in indices[verdict.worst_index[0]])
+    return verdict
+
+
+def _as_float_array(value):
+    host = to_host(value)
+    if not hasattr(host, "shape") and not isinstance(host, (int, float)):
+        return None
+    array = _asarray(host)
+    if array.dtype.kind not in "fiu":
+        return None
+    return array.astype(_float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the learner's code.
+
+
+def _learner_location(exc):
+    """The last line of the traceback that is not the grader's own code."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "backprop_ref" not in f.filename]
+    if not frames:
+        return ""
+    f = frames[-1]
+    where = "your code" if f.filename.startswith("<") or "ipykernel" in f.filename else f.filename
+    return f" (in {f.name}, {where}, line {f.lineno}: {(f.line or '').strip()})"
+
+
+class _time_limit:
+    """Raise GradingTimeout in the learner's code after ``seconds`` (main thread on Unix only)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.active = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+    def _expire(self, signum, frame):
+        raise GradingTimeout()
+
+    def __enter__(self):
+        if self.active:
+            self.previous = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+
+
+def _copy_args(args):
+    return tuple(_copy(a) for a in args)
+
+
+def _copy(a):
+    if hasattr(a, "copy") and hasattr(a, "shape"):
+        return a.copy()
+    if isinstance(a, (list, tuple)):
+        return type(a)(_copy(v) for v in a)
+    if isinstance(a, dict):
+        return {k: _copy(v) for k, v in a.items()}
+    return a
+
+
+def run_learner(exercise, implementation, case):
+    """Call the learner's function on a copy of the case's inputs -> ({output: float64 array}, problem)."""
+    _learner_code_running[0] += 1
+    try:
+        with _time_limit(exercise.timeout):
+            returned = implementation(*_copy_args(case.args))
+    except GradingTimeout:
+        return None, (
+            f"{exercise.id} did not finish within {exercise.timeout:g} s on inputs with {case.label}; "
+            f"look for a loop that never ends, or Python loops over every entry where one array operation would do"
+        )
+    except NotImplementedError:
+        return None, f"{exercise.id} is not written yet: replace `raise NotImplementedError` with your code"
+    except DelegationError as e:
+        return None, str(e)
+    except Exception as e:  # the learner's code raised: say what, and where
+        return None, f"{exercise.id} raised {type(e).__name__}: {e}{_learner_location(e)} on inputs with {case.label}"
+    finally:
+        _learner_code_running[0] -= 1
+    return _unpack(exercise, returned, case)
+
+
+def _unpack(exercise, returned, case):
+    names = exercise.outputs
+    if len(names) == 1:
+        returned = (returned,)
+    elif returned is None:
+        return None, f"{exercise.id} returned None: did you forget `return {', '.join(names)}`?"
+    elif not isinstance(returned, (tuple, list)) or len(returned) != len(names):
+        got = f"{len(returned)} values" if isinstance(returned, (tuple, list)) else f"one {type(returned).__name__}"
+        return None, f"{exercise.id} must return {len(names)} values ({', '.join(names)}); yours returned {got}"
+    outputs = {}
+    for name, value in zip(names, returned):
+        if value is None:
+            return None, f"{exercise.id} returned None for {name}: did you forget `return`?"
+        array = _as_float_array(value)
+        if array is None:
+            return None, f"{exercise.id}: {name} must be an array of numbers, got {type(value).__name__}"
+        outputs[name] = array
+    return outputs, ""
+
+
+# ---------------------------------------------------------------------------------------------
+# One check.
+
+
+@dataclass
+class PartResult:
+    name: str
+    points: float
+    passed: bool
+    outputs: list  # OutputVerdicts of the first case where the part failed (or of the last case)
+    message: str = ""
+
+    @property
+    def earned(self):
+        return self.points if self.passed else 0.0
+
+
+@dataclass
+class Result:
+    exercise: str
+    parts: list
+    seed: int
+    hidden: bool
+    cases: list  # the labels of the cases tried
+
+    @property
+    def passed(self):
+        return all(p.passed for p in self.parts)
+
+    @property
+    def score(self):
+        return sum(p.earned for p in self.parts)
+
+    @property
+    def max_score(self):
+        return sum(p.points for p in self.parts)
+
+    @property
+    def max_rel_error(self):
+        """{output: the largest relative error seen}."""
+        return {v.name: v.max_rel_error for p in self.parts for v in p.outputs}
+
+    @property
+    def message(self):
+        return str(self)
+
+    def __str__(self):
+        kind = "hidden" if self.hidden else "visible"
+        head = f"{self.exercise}: {sum(p.passed for p in self.parts)} of {len(self.parts)} parts passed"
+        lines = [f"{head} ({self.score:g}/{self.max_score:g} points, {kind} check, {len(self.cases)} cases)"]
+        for p in self.parts:
+            mark = "PASS" if p.passed else "FAIL"
+            errors = ", ".join(f"{v.name} {v.max_rel_error:.1e}" for v in p.outputs if not v.problem)
+            lines.append(f"  {mark} {p.name}" + (f" (max relative error: {errors})" if p.passed and errors else ""))
+            if p.message:
+                lines.extend("       " + line for line in p.message.splitlines())
+        return "\n".join(lines)
+
+
+def _describe_failure(exercise, case, verdicts, yours):
+    """A learner-facing explanation of why outputs failed on a case, naming a known mistake if one fits."""
+    lines = []
+    for v in verdicts:
+        if v.passed:
+            continue
+        if v.problem:
+            lines.append(v.problem)
+        else:
+            lines.append(
+                f"{v.name} is wrong on inputs with {case.label}: at {v.worst_index} yours is {v.yours:.6g}, "
+                f"the finite-difference / reference value is {v.expected:.6g} (max relative error {v.max_rel_error:.1e})"
+            )
+    cause = _recognise_mistake(exercise, case, yours, [v.name for v in verdicts if not v.passed])
+    if cause:
+        lines.append("Likely cause: " + cause)
+    return "\n".join(lines)
+
+
+def _recognise_mistake(exercise, case, yours, failed):
+    for mistake in exercise.mistakes:
+        try:
+            wrong = mistake.wrong(case)
+        except Exception:  # a fingerprint that does not apply to this case
+            continue
+        relevant = [n for n in failed if n in wrong and n in yours]
+        if relevant and all(_same(yours[n], wrong[n]) for n in relevant):
+            return mistake.message
+    return ""
+
+
+def _same(a, b):
+    b = _asarray(to_host(b), dtype=_float64)
+    if a.shape != b.shape:
+        return False
+    scale = float(_max(_abs(b), initial=0.0))
+    return bool(((_abs(a - b) <= 1e-6 * scale + 1e-12) | (_abs(a - b) <= 1e-5 * (_abs(a) + _abs(b)))).all())
+
+
+def _judge_case(exercise, case, yours, rng):
+    verdicts = {}
+    for name, target in case.targets.items():
+        expected_shape = tuple(to_host(case.reference[name]).shape) if name in case.reference else None
+        got = yours[name]
+        if expected_shape is not None and tuple(got.shape) != expected_shape:
+            hint = exercise.shape_names.get(name, "")
+            verdicts[name] = OutputVerdict(
+                name, False, problem=f"{name} has shape {tuple(got.shape)}, expected {expected_shape}"
+                + (f" = {hint}" if hint else "") + f" on inputs with {case.label}"
+            )
+        elif not bool(_isfinite(got).all()):
+            verdicts[name] = OutputVerdict(name, False, problem=f"{name} holds NaN or inf on inputs with {case.label}")
+        elif isinstance(target, Gradient):
+            verdicts[name] = _judge_gradient(name, got, target, rng)
+        else:
+            verdicts[name] = _compare_arrays(name, got, _asarray(to_host(target.expected), dtype=_float64))
+    return verdicts

@@ -1,0 +1,1 @@
+"""The exercises, one module per part of the course; each module lists its Exercises in EXERCISES."""
