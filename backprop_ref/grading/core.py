@@ -118,6 +118,7 @@ class OutputVerdict:
     yours: float = float("nan")
     expected: float = float("nan")
     problem: str = ""  # set when it could not be compared (shape, dtype, NaN)
+    source: str = "the reference value"  # what the expected value is
 
 
 def _compare_arrays(name, yours, expected):
@@ -165,7 +166,9 @@ def _judge_gradient(name, yours, target, rng):
     if x.size <= COORDINATE_LIMIT:
         indices = list(np.ndindex(*x.shape))
         numeric = _coordinate_gradient(target.f, x, indices).reshape(x.shape)
-        return _compare_arrays(name, yours, numeric)
+        verdict = _compare_arrays(name, yours, numeric)
+        verdict.source = "the central difference"
+        return verdict
     for _ in range(DIRECTIONS):
         v = rng.normal(size=x.shape)
         v /= _sqrt(float((v * v).sum()))
@@ -182,7 +185,7 @@ def _judge_gradient(name, yours, target, rng):
     numeric = _coordinate_gradient(target.f, x, indices)
     picked = np.array([yours[i] for i in indices])
     verdict = _compare_arrays(name, picked, numeric)
-    verdict.passed = False
+    verdict.passed, verdict.source = False, "the central difference"
     if verdict.worst_index:
         verdict.worst_index = tuple(int(j) for j in indices[verdict.worst_index[0]])
     return verdict
@@ -339,12 +342,16 @@ class Result:
         kind = "hidden" if self.hidden else "visible"
         head = f"{self.exercise}: {sum(p.passed for p in self.parts)} of {len(self.parts)} parts passed"
         lines = [f"{head} ({self.score:g}/{self.max_score:g} points, {kind} check, {len(self.cases)} cases)"]
+        said = set()
         for p in self.parts:
             mark = "PASS" if p.passed else "FAIL"
             errors = ", ".join(f"{v.name} {v.max_rel_error:.1e}" for v in p.outputs if not v.problem)
             lines.append(f"  {mark} {p.name}" + (f" (max relative error: {errors})" if p.passed and errors else ""))
-            if p.message:
+            if p.message and p.message in said:
+                lines.append("       (the same as above)")
+            elif p.message:
                 lines.extend("       " + line for line in p.message.splitlines())
+                said.add(p.message)
         return "\n".join(lines)
 
 
@@ -359,7 +366,7 @@ def _describe_failure(exercise, case, verdicts, yours):
         else:
             lines.append(
                 f"{v.name} is wrong on inputs with {case.label}: at {v.worst_index} yours is {v.yours:.6g}, "
-                f"the finite-difference / reference value is {v.expected:.6g} (max relative error {v.max_rel_error:.1e})"
+                f"{v.source} is {v.expected:.6g} (max relative error {v.max_rel_error:.1e})"
             )
     cause = _recognise_mistake(exercise, case, yours, [v.name for v in verdicts if not v.passed])
     if cause:
