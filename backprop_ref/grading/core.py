@@ -21,6 +21,7 @@ the message names the likely cause.
 """
 import math
 import signal
+import sysconfig
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from ..backend import to_host
 _asarray, _abs, _max, _argmax, _unravel, _isfinite = np.asarray, np.abs, np.max, np.argmax, np.unravel_index, np.isfinite
 _float64, _sqrt, _dot = np.float64, math.sqrt, np.dot
 
+_STDLIB = sysconfig.get_paths()["stdlib"]
 COORDINATE_LIMIT = 400
 DIRECTIONS = 4
 RTOL = 1e-4  # relative tolerance of a verdict
@@ -205,9 +207,14 @@ def _as_float_array(value):
 # Running the learner's code.
 
 
+def _library_file(filename):
+    """The grader's own files, and installed libraries (numpy): not where a learner's bug is."""
+    return "backprop_ref" in filename or "site-packages" in filename or filename.startswith(_STDLIB)
+
+
 def _learner_location(exc):
     """The last line of the traceback that is not the grader's own code."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "backprop_ref" not in f.filename]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _library_file(f.filename)]
     if not frames:
         return ""
     f = frames[-1]

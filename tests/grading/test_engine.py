@@ -212,3 +212,12 @@ def test_the_command_line_lists_every_exercise():
         assert e.id in out and e.signature in out
     total = sum(e.points for e in registry.EXERCISES.values())
     assert f"{len(registry.EXERCISES)} exercises, {total:g} points" in out
+
+
+def test_an_exception_raised_inside_numpy_points_at_the_learners_line_not_numpys():
+    def bad_einsum(dout, cache):
+        x, W = cache
+        return np.einsum("ij,jk->ik", dout, W), None
+
+    result = str(grade("dense_backward", bad_einsum))
+    assert "in bad_einsum" in result and 'np.einsum("ij,jk->ik", dout, W)' in result and "einsumfunc" not in result

@@ -2,8 +2,175 @@
 import numpy as np
 
 from ...optim import adam_step as _adam_step
+from ...optim import momentum_step as _momentum_step
+from ...optim import nesterov_step as _nesterov_step
+from ...optim import sgd_step as _sgd_step
 from ..core import Case, Exercise, Mistake, Part, Value
-from ._common import label
+from ._common import away_from_zero, label
+
+
+# ---------------------------------------------------------------------------------------------
+# sgd_step, momentum_step, nesterov_step: w, dw, v of any shape (the same); lr and mu drawn per case,
+# away from the usual defaults, so an ignored or swapped hyperparameter shows.
+
+
+def _rule_label(dims, lr, mu=None):
+    shape = dims["shape"]
+    text = f"w of shape {shape}, lr={lr:.4g}" + ("" if mu is None else f", mu={mu:.4g}")
+    return text + (", v = 0 (the first step)" if dims.get("v") == "zero" else "")
+
+
+def _rule_dims(rng, with_v):
+    """Hidden shapes: a matrix, a 3-D array, a column, a row, a single weight; with v, then a first step (v = 0).
+    Many entries come first: the first case that fails names the mistake, and with a single number two
+    different slips can give the same value."""
+
+    def n():
+        return int(rng.integers(2, 7))
+
+    shapes = [(n(), n()), (n(), n(), n()), (n(), 1), (1, n()), (1,)]
+    dims = [{"shape": s, "v": "random"} if with_v else {"shape": s} for s in shapes]
+    if with_v:
+        dims.append({"shape": (n(),), "v": "zero"})
+    return dims
+
+
+def _sgd_case(rng, dims):
+    shape = dims["shape"]
+    w, lr = rng.normal(size=shape), float(rng.uniform(0.05, 0.5))
+    dw = away_from_zero(rng.normal(size=shape), 0.1)  # every entry moves: a step too small to see looks like none
+    new_w = _sgd_step(w, dw, lr)
+    return Case(
+        args=(w, dw, lr),
+        targets={"w": Value(new_w)},
+        reference={"w": new_w},
+        label=_rule_label(dims, lr),
+        data={"w": w, "dw": dw, "lr": lr},
+    )
+
+
+SGD_STEP = Exercise(
+    id="sgd_step",
+    signature="sgd_step(w, dw, lr) -> w   # w = w - lr * dw; w, dw: any shape (the same)",
+    lesson="06 optimisers",
+    outputs=("w",),
+    parts=(Part("w", 1, ("w",)),),
+    make_case=_sgd_case,
+    visible_dims=({"shape": (3, 2)},),
+    hidden_dims=lambda rng: _rule_dims(rng, with_v=False),
+    shape_names={"w": "the shape of w"},
+    mistakes=(
+        Mistake("the step goes uphill: w + lr * dw climbs the error; the gradient points uphill, so subtract it",
+                lambda c: {"w": c.data["w"] + c.data["lr"] * c.data["dw"]}),
+        Mistake("lr is missing: the step is lr * dw, not dw", lambda c: {"w": c.data["w"] - c.data["dw"]}),
+        Mistake("you returned lr * dw, not the new weights: return w - lr * dw",
+                lambda c: {"w": c.data["lr"] * c.data["dw"]}),
+        Mistake("you returned the step -lr * dw, not the new weights: add it to w, w - lr * dw",
+                lambda c: {"w": -c.data["lr"] * c.data["dw"]}),
+        Mistake("dw is divided by lr; multiply: w - lr * dw", lambda c: {"w": c.data["w"] - c.data["dw"] / c.data["lr"]}),
+        Mistake("w came back unchanged: compute the new weights and return them", lambda c: {"w": c.data["w"]}),
+        Mistake("the step uses w in place of its gradient dw: w - lr * dw", lambda c: {"w": c.data["w"] * (1 - c.data["lr"])}),
+    ),
+)
+
+
+def _velocity_case(reference):
+    def make_case(rng, dims):
+        shape = dims["shape"]
+        w, dw = rng.normal(size=shape), rng.normal(size=shape)
+        v = np.zeros(shape) if dims.get("v") == "zero" else rng.normal(size=shape)
+        lr, mu = float(rng.uniform(0.05, 0.5)), float(rng.uniform(0.5, 0.95))
+        near_zero = np.abs(mu * v + dw) < 0.1  # keep the new velocity away from 0, where slips look alike
+        dw = dw + 0.2 * near_zero * np.where(mu * v + dw >= 0, 1.0, -1.0)
+        new_w, new_v = reference(w, dw, v, lr, mu)
+        return Case(
+            args=(w, dw, v, lr, mu),
+            targets={"w": Value(new_w), "v": Value(new_v)},
+            reference={"w": new_w, "v": new_v},
+            label=_rule_label(dims, lr, mu),
+            data={"w": w, "dw": dw, "v": v, "lr": lr, "mu": mu, "new_v": new_v},
+        )
+
+    return make_case
+
+
+def _rule(c, v, step):
+    """{'w': w - lr * step, 'v': v}, for a Mistake: v the velocity it keeps, step what it moves along."""
+    return {"w": c.data["w"] - c.data["lr"] * step, "v": v}
+
+
+def _dampened(c):
+    d = c.data
+    return d["mu"] * d["v"] + (1 - d["mu"]) * d["dw"]
+
+
+def _cs231n_v(c):
+    d = c.data
+    return d["mu"] * d["v"] - d["lr"] * d["dw"]
+
+
+def _shared_mistakes(rule):
+    """Mistakes momentum and Nesterov have in common; ``rule(c, v)`` is the rule's step with velocity v."""
+    return (
+        Mistake("the velocity is dampened by (1 - mu): this course follows PyTorch (dampening 0), v = mu * v + dw",
+                lambda c: _rule(c, _dampened(c), rule(c, _dampened(c)))),
+        Mistake("mu multiplies dw instead of the old velocity: v = mu * v + dw",
+                lambda c: _rule(c, c.data["v"] + c.data["mu"] * c.data["dw"], rule(c, c.data["v"] + c.data["mu"] * c.data["dw"]))),
+        Mistake("the step goes uphill: subtract lr times the step (the gradient points uphill)",
+                lambda c: {"w": 2 * c.data["w"] - c.reference["w"], "v": c.data["new_v"]}),
+        Mistake("the outputs are swapped: return (w, v), the weights first",
+                lambda c: {"w": c.reference["v"], "v": c.reference["w"]}),
+        Mistake("v came back unchanged: return the new velocity mu * v + dw, so the next step can use it",
+                lambda c: {"v": c.data["v"]}),
+        Mistake("mu is ignored: the old velocity is scaled by mu before dw is added, v = mu * v + dw",
+                lambda c: {"v": c.data["v"] + c.data["dw"]}),  # v only: its w is also what other slips give
+    )
+
+
+MOMENTUM_STEP = Exercise(
+    id="momentum_step",
+    signature="momentum_step(w, dw, v, lr, mu) -> (w, v)   # v = mu * v + dw; w = w - lr * v; any shape (the same)",
+    lesson="06 optimisers",
+    outputs=("w", "v"),
+    parts=(Part("v", 1, ("v",)), Part("w", 1, ("w",))),
+    make_case=_velocity_case(_momentum_step),
+    visible_dims=({"shape": (3, 2), "v": "random"}, {"shape": (3, 2), "v": "zero"}),
+    hidden_dims=lambda rng: _rule_dims(rng, with_v=True),
+    shape_names={"w": "the shape of w", "v": "the shape of w"},
+    mistakes=(
+        Mistake("v is not updated before the step: w moved with the old velocity; first v = mu * v + dw, "
+                "then w = w - lr * v with the new v", lambda c: {"w": c.data["w"] - c.data["lr"] * c.data["v"]}),
+        Mistake("lr is folded into the velocity (v = mu * v - lr * dw; w = w + v, the CS231n form); this course "
+                "follows PyTorch: v = mu * v + dw, then w = w - lr * v",
+                lambda c: {"v": _cs231n_v(c), "w": c.data["w"] + _cs231n_v(c)}),
+        Mistake("this is Nesterov's step (w - lr * (dw + mu * v)); plain momentum steps along v: w = w - lr * v",
+                lambda c: _rule(c, c.data["new_v"], c.data["dw"] + c.data["mu"] * c.data["new_v"])),
+        *_shared_mistakes(lambda c, v: v),
+    ),
+)
+
+NESTEROV_STEP = Exercise(
+    id="nesterov_step",
+    signature="nesterov_step(w, dw, v, lr, mu) -> (w, v)   # v = mu * v + dw; w = w - lr * (dw + mu * v); any shape",
+    lesson="06 optimisers",
+    outputs=("w", "v"),
+    parts=(Part("v", 1, ("v",)), Part("w", 2, ("w",))),
+    make_case=_velocity_case(_nesterov_step),
+    visible_dims=({"shape": (3, 2), "v": "random"}, {"shape": (3, 2), "v": "zero"}),
+    hidden_dims=lambda rng: _rule_dims(rng, with_v=True),
+    shape_names={"w": "the shape of w", "v": "the shape of w"},
+    mistakes=(
+        Mistake("plain momentum, no look-ahead: w moved by lr * v (the same as w - lr * (dw + mu * v) with the old v); "
+                "Nesterov steps with the gradient plus the look-ahead along the new velocity: first v = mu * v + dw, "
+                "then w = w - lr * (dw + mu * v)", lambda c: _rule(c, c.data["new_v"], c.data["new_v"])),
+        Mistake("the step has the look-ahead mu * v but not the gradient: w = w - lr * (dw + mu * v)",
+                lambda c: _rule(c, c.data["new_v"], c.data["mu"] * c.data["new_v"])),
+        Mistake("lr is folded into the velocity (v = mu * v - lr * dw; w = w - mu * v_old + (1 + mu) * v, the "
+                "CS231n form); this course follows PyTorch: v = mu * v + dw, then w = w - lr * (dw + mu * v)",
+                lambda c: {"v": _cs231n_v(c), "w": c.data["w"] - c.data["mu"] * c.data["v"] + (1 + c.data["mu"]) * _cs231n_v(c)}),
+        *_shared_mistakes(lambda c, v: c.data["dw"] + c.data["mu"] * v),
+    ),
+)
 
 _ADAM = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8)
 
@@ -48,4 +215,4 @@ ADAM_STEP = Exercise(
     ),
 )
 
-EXERCISES = [ADAM_STEP]
+EXERCISES = [SGD_STEP, MOMENTUM_STEP, NESTEROV_STEP, ADAM_STEP]
