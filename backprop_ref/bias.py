@@ -11,6 +11,7 @@ from ._guard import answer_key
 from .backend import array_namespace, get_backend
 
 
+@answer_key
 def with_ones(x):
     """x with a constant-1 column appended: (N, D) -> (N, D + 1). For teaching and pictures."""
     xp = array_namespace(x)

@@ -81,6 +81,7 @@ class Exercise:
     mistakes: tuple = ()
     shape_names: dict = field(default_factory=dict)  # output -> "(D + 1, M)", for messages
     timeout: float = 10.0
+    adapt: object = None  # implementation -> the function the engine calls (e.g. stack a list of grads)
 
     @property
     def points(self):

@@ -23,6 +23,8 @@ def grade(exercise_id, implementation, part=None, hidden=False, seed=None):
 def _grade(exercise, implementation, part, hidden, seed):
     if not callable(implementation):
         raise TypeError(f"check({exercise.id!r}, ...) needs your function, got {type(implementation).__name__}")
+    if exercise.adapt is not None:
+        implementation = exercise.adapt(implementation)
     parts = exercise.parts
     if part is not None:
         parts = tuple(p for p in exercise.parts if p.name == part)
@@ -34,6 +36,8 @@ def _grade(exercise, implementation, part, hidden, seed):
     results = {p.name: PartResult(p.name, p.points, True, []) for p in parts}
     labels = []
     for dims in exercise.hidden_dims(rng) if hidden else exercise.visible_dims:
+        if not any(r.passed for r in results.values()):
+            break  # every part has failed: more cases cannot change the score
         case = exercise.make_case(rng, dims)
         labels.append(case.label)
         yours, problem = run_learner(exercise, implementation, case)
