@@ -1,5 +1,4 @@
 """Exercises on layers: activation backward passes, the dense layer, the bias as a weight, losses, the whole MLP."""
-import dataclasses
 import functools
 
 import numpy as np
@@ -513,8 +512,6 @@ def _grads_only(**mistake):
     return lambda c: {"grads": _mlp_with(c, **mistake)["grads"]}
 
 
-_MLP_ADAPT = {"adapt": stack_grads} if "adapt" in {f.name for f in dataclasses.fields(Exercise)} else {}
-
 MLP_BACKWARD = Exercise(
     id="mlp_backward",
     signature="mlp_backward(x, weights, dout) -> (dx, grads)   # tanh hidden layers, identity output; "
@@ -547,7 +544,7 @@ MLP_BACKWARD = Exercise(
                 lambda c: _mlp_with(c, output_tanh=True)),
         Mistake("the signs are flipped", lambda c: _mlp_with(c, sign=-1.0)),
     ),
-    **_MLP_ADAPT,
+    adapt=stack_grads,
 )
 
 EXERCISES = [SIGMOID_BACKWARD, TANH_BACKWARD, RELU_BACKWARD, DENSE_BACKWARD, BIAS_AS_WEIGHT, MSE_GRAD,
