@@ -43,8 +43,10 @@ ATOL = 1e-6  # ... and absolute, as a fraction of the largest expected entry
 STEP = 1e-6  # central-difference step
 
 
-class GradingTimeout(Exception):
-    """A learner's function ran longer than the time a check allows it."""
+class GradingTimeout(BaseException):
+    """A learner's function ran longer than the time a check allows it.
+
+    A BaseException, like KeyboardInterrupt, so that a learner's `except Exception:` does not swallow it."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +238,7 @@ class _time_limit:
     def __enter__(self):
         if self.active:
             self.previous = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.25)  # and again every 0.25 s if caught
 
     def __exit__(self, *exc):
         if self.active:

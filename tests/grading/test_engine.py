@@ -221,3 +221,18 @@ def test_an_exception_raised_inside_numpy_points_at_the_learners_line_not_numpys
 
     result = str(grade("dense_backward", bad_einsum))
     assert "in bad_einsum" in result and 'np.einsum("ij,jk->ik", dout, W)' in result and "einsumfunc" not in result
+
+
+def test_a_timeout_is_not_swallowed_by_a_learners_except(monkeypatch):
+    quick = dataclasses.replace(registry.EXERCISES["dense_backward"], timeout=0.2)
+    monkeypatch.setitem(registry.EXERCISES, "dense_backward", quick)
+
+    def stubborn(dout, cache):
+        while True:
+            try:
+                time.sleep(0.01)
+            except Exception:
+                pass
+
+    result = grade("dense_backward", stubborn)
+    assert not result.passed and "did not finish within 0.2 s" in str(result)
