@@ -46,7 +46,8 @@ def _grade(exercise, implementation, part, hidden, seed):
                 if r.passed:
                     r.passed, r.message = False, problem
             break
-        verdicts = _judge_case(exercise, case, yours, rng)
+        needed = {name for p in parts if results[p.name].passed for name in p.outputs}
+        verdicts = _judge_case(exercise, case, yours, rng, needed)
         for p in parts:
             r = results[p.name]
             if not r.passed:

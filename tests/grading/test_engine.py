@@ -236,3 +236,20 @@ def test_a_timeout_is_not_swallowed_by_a_learners_except(monkeypatch):
 
     result = grade("dense_backward", stubborn)
     assert not result.passed and "did not finish within 0.2 s" in str(result)
+
+
+@pytest.mark.parametrize("exercise_id", list(registry.EXERCISES))
+def test_every_reference_answer_passes_its_own_verdict(exercise_id):
+    """The reference answers agree with the targets (central differences or reference values) on the
+    visible case and on the hidden cases of several seeds: the verdicts themselves are sound."""
+    from backprop_ref.grading.core import _judge_case
+
+    exercise = registry.EXERCISES[exercise_id]
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        for dims in list(exercise.visible_dims) + list(exercise.hidden_dims(rng)):
+            case = exercise.make_case(rng, dims)
+            yours = {k: np.asarray(v, dtype=np.float64) for k, v in case.reference.items()}
+            verdicts = _judge_case(exercise, case, yours, rng)
+            assert set(verdicts) == set(exercise.outputs)
+            assert all(v.passed for v in verdicts.values()), (case.label, [v for v in verdicts.values() if not v.passed])

@@ -54,11 +54,6 @@ def _told_apart(*mistakes):
     return tuple(singles + pairs)
 
 
-def _general_first(dims):
-    """awkward_dims' random non-square cases first, then the ones with a size of 1."""
-    return dims[-2:] + dims[:-2]
-
-
 # ---------------------------------------------------------------------------------------------
 # sigmoid_backward(da, z), tanh_backward(da, z), relu_backward(da, z) -> dz
 # The learner gets z, the activation's input, so the derivative is a function of z they compute.
@@ -97,7 +92,7 @@ def _activation_exercise(name, formula, forward, backward, mistakes, kink=False)
         parts=(Part("dz", 1, ("dz",)),),
         make_case=_activation_case(forward, backward, kink),
         visible_dims=({"N": 4, "D": 3},),
-        hidden_dims=lambda rng: _general_first(awkward_dims(rng, ["N", "D"])),
+        hidden_dims=lambda rng: awkward_dims(rng, ["N", "D"]),
         shape_names={"dz": "(N, D), the shape of z"},
         mistakes=_told_apart(*mistakes),
     )
@@ -232,7 +227,7 @@ BIAS_AS_WEIGHT = Exercise(
     parts=(Part("x1", 1, ("x1",)),),
     make_case=_bias_case,
     visible_dims=({"N": 4, "D": 3},),
-    hidden_dims=lambda rng: _general_first(awkward_dims(rng, ["N", "D"])),
+    hidden_dims=lambda rng: awkward_dims(rng, ["N", "D"]),
     shape_names={"x1": "(N, D + 1): one row per example, the constant 1 as the last column"},
     mistakes=_told_apart(
         Mistake("the ones are the first column: append them as the last column, so that the bias is the "
@@ -283,7 +278,7 @@ MSE_GRAD = Exercise(
     parts=(Part("dy_hat", 1, ("dy_hat",)),),
     make_case=_mse_case,
     visible_dims=({"N": 4, "K": 3},),
-    hidden_dims=lambda rng: _general_first(awkward_dims(rng, ["N", "K"])),
+    hidden_dims=lambda rng: awkward_dims(rng, ["N", "K"]),
     shape_names={"dy_hat": "(N, K), the shape of y_hat"},
     mistakes=_told_apart(
         Mistake("the 1/N is missing: L is a mean over the N examples of the batch, so dy_hat = (y_hat - y) / N",
@@ -336,7 +331,7 @@ def _ce_case(rng, dims):
 
 
 def _ce_hidden_dims(rng):
-    return _general_first(awkward_dims(rng, ["N", "C"])) + [
+    return awkward_dims(rng, ["N", "C"]) + [
         {"N": int(rng.integers(2, 6)), "C": int(rng.integers(2, 6)), "large": True}]
 
 

@@ -49,11 +49,6 @@ from ._common import awkward_dims, label, vjp_targets
 _FIXED_POINT_TOL = 1e-14  # how tightly the fixed point is relaxed for the verdict and the references
 
 
-def _general_first(dims):
-    """awkward_dims' random non-square cases first, then the ones with a size of 1."""
-    return dims[-2:] + dims[:-2]
-
-
 # ---------------------------------------------------------------------------------------------
 # The RNN, written out for the finite differences (no argument checks: a forward pass is a few
 # microseconds).
@@ -150,12 +145,12 @@ def _step_dz(c, derivative_of):
 RNN_STEP_BACKWARD = Exercise(
     id="rnn_step_backward",
     signature="rnn_step_backward(dh_next, cache) -> (dx, dh_prev, dWx, dWh)   # cache = (x, h_prev, Wx, Wh, h_next)",
-    lesson="08 backprop through time: one time step",
+    lesson="08 backprop through time",
     outputs=("dx", "dh_prev", "dWx", "dWh"),
     parts=(Part("dx", 1, ("dx",)), Part("dh_prev", 1, ("dh_prev",)), Part("dWx", 1, ("dWx",)), Part("dWh", 1, ("dWh",))),
     make_case=_rnn_step_case,
     visible_dims=({"N": 3, "D": 2, "H": 4},),
-    hidden_dims=lambda rng: _general_first(awkward_dims(rng, ["N", "D", "H"], high=5)),
+    hidden_dims=lambda rng: awkward_dims(rng, ["N", "D", "H"], high=5),
     shape_names={"dx": "(N, D)", "dh_prev": "(N, H)", "dWx": "(D + 1, H)", "dWh": "(H, H)"},
     mistakes=(
         Mistake("the tanh derivative is missing: first dz = dh_next * (1 - h_next**2), the gradient of the "
@@ -271,7 +266,7 @@ _BPTT_MISTAKES = (
 def _bptt_hidden_dims(rng):
     """awkward_dims over N, T, D, H, general cases first; the first one has T >= 3 (T = 2 swaps sizes
     with the largest), so keeping one step's share of dWh and leaving out step 0's differ there."""
-    dims = _general_first(awkward_dims(rng, ["N", "T", "D", "H"], high=4))
+    dims = awkward_dims(rng, ["N", "T", "D", "H"], high=4)
     first = dims[0]
     if first["T"] < 3:
         largest = max(first, key=first.get)
@@ -388,7 +383,7 @@ def _truncated_hidden_dims(rng):
 TRUNCATED_BPTT = Exercise(
     id="truncated_bptt",
     signature="truncated_bptt(dh, x, h0, Wx, Wh, h, k) -> (dx, dh0, dWx, dWh)   # each dh[:, s] goes back k steps",
-    lesson="08 backprop through time: truncated",
+    lesson="08 backprop through time",
     outputs=("dx", "dh0", "dWx", "dWh"),
     parts=_BPTT_PARTS,
     make_case=_truncated_case,
@@ -498,7 +493,7 @@ FIXED_POINT_BACKWARD = Exercise(
     parts=(Part("dx", 1, ("dx",)), Part("dW", 2, ("dW",)), Part("dU", 1, ("dU",))),
     make_case=_fixed_point_case,
     visible_dims=({"N": 3, "D": 2, "H": 4},),
-    hidden_dims=lambda rng: _general_first(awkward_dims(rng, ["N", "D", "H"], high=4)),
+    hidden_dims=lambda rng: awkward_dims(rng, ["N", "D", "H"], high=4),
     shape_names={"dx": "(N, D)", "dW": "(H, H)", "dU": "(D + 1, H)"},
     mistakes=(
         Mistake("the adjoint is fed back through W instead of W.T: relax lam = ds + (lam * (1 - s**2)) @ W.T",
@@ -559,7 +554,7 @@ def _jacobian_case(rng, dims):
 
 def _jacobian_hidden_dims(rng):
     """awkward_dims over N, D, H, C, general cases first; L hidden layers: 2 in the first case, else 1 or 2."""
-    dims = _general_first(awkward_dims(rng, ["N", "D", "H", "C"], high=4))
+    dims = awkward_dims(rng, ["N", "D", "H", "C"], high=4)
     return [dict(d, L=2 if i == 0 else int(rng.integers(1, 3))) for i, d in enumerate(dims)]
 
 
@@ -579,8 +574,9 @@ def _more_than_one_sample(J):
 
 JACOBIAN = Exercise(
     id="jacobian",
-    signature="jacobian(x, weights) -> J   # J[n, c, d] = d out[n, c] / d x[n, d], J: (N, C, D); tanh hidden layers, identity output",
-    lesson="05 a whole network: Jacobians from backprop",
+    signature="jacobian(x, weights) -> J   # J[n, c, d] = d out[n, c] / d x[n, d], J: (N, C, D); tanh hidden layers, "
+              "identity output; weights[l]: (D_l + 1, D_(l+1)), last row the bias",
+    lesson="05 a whole network",
     outputs=("J",),
     parts=(Part("J", 2, ("J",)),),
     make_case=_jacobian_case,
