@@ -5,7 +5,6 @@ is where learners' gradients most often go wrong, so each docstring repeats it.
 """
 from ._checks import ShapeError, check_finite, check_float, check_ndim, check_same_shape
 from ._guard import answer_key
-from .activations import softmax
 from .backend import array_namespace
 
 
@@ -98,6 +97,5 @@ def get_loss(name):
 
 def accuracy(logits, y):
     """Fraction of rows whose largest logit is at the label (y: (N,) labels or (N, C) one-hot)."""
-    xp = array_namespace(logits, y)
     labels = y if y.ndim == 1 else y.argmax(axis=1)
     return float((logits.argmax(axis=1) == labels).mean())

@@ -6,7 +6,7 @@ import pytest
 
 import backprop_ref
 from backprop_ref import backend
-from backprop_ref.backend import array_namespace, asarray, backend_name, cupy_available, get_backend, to_host
+from backprop_ref.backend import array_namespace, asarray, backend_name, get_backend, to_host
 
 
 def test_numpy_is_the_default(monkeypatch):

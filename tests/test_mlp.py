@@ -5,7 +5,6 @@ from hypothesis import strategies as st
 
 from backprop_ref._checks import ShapeError
 from backprop_ref.activations import ACTIVATIONS
-from backprop_ref.backend import to_host
 from backprop_ref.bias import bias_part, weights_part
 from backprop_ref.mlp import init_mlp, mlp_backward, mlp_forward, mlp_loss
 from oracle import assert_matches_finite_differences, assert_matches_torch, import_torch

@@ -7,7 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backprop_ref._checks import NotFiniteError, ShapeError
-from backprop_ref.backend import to_host
 from backprop_ref.data import digits, train_test_split, two_spirals, xor
 from backprop_ref.losses import accuracy
 from backprop_ref.mlp import init_mlp, mlp_forward, mlp_loss

@@ -1,7 +1,6 @@
 """Mutation suite for the basics exercises (one_weight_grad, graph_backward, numerical_gradient): realistic
 wrong answers fail and are named, correct ones written in other styles pass."""
 import math
-import time
 
 import numpy as np
 import pytest
@@ -9,59 +8,7 @@ import pytest
 from backprop_ref.gradcheck import numerical_gradient as reference_numerical_gradient
 from backprop_ref.grading import get_exercise, grade
 from backprop_ref.grading.core import _compare_arrays
-from mutants import assert_passes
-
-
-def naming_problem(exercise_id, text, mistake):
-    """'' when the report ``text`` names ``mistake`` (a part of one Mistake's message) and no other Mistake of
-    the exercise, or, with mistake=None, names no cause at all; otherwise what is wrong."""
-    messages = [m.message for m in get_exercise(exercise_id).mistakes]
-    if mistake is None:
-        return "a mistake with no fingerprint was given a cause" if "Likely cause" in text else ""
-    named = [m for m in messages if mistake in m]
-    assert len(named) == 1, f"{mistake!r} should be part of exactly one Mistake of {exercise_id}, is in {len(named)}"
-    if mistake not in text:
-        return f"expected the report to name {mistake!r}"
-    others = [m for m in messages if m in text and mistake not in m]
-    return f"the report also names {others}" if others else ""
-
-
-def assert_fails_naming(exercise_id, implementation, mistake, seeds=(None,)):
-    """Fails the visible check and hidden ones, and the report names the mistake (see naming_problem)."""
-    for hidden, seed in [(False, None)] + [(True, s) for s in seeds]:
-        result = grade(exercise_id, implementation, hidden=hidden, seed=seed)
-        assert not result.passed, f"a wrong {exercise_id} passed the {'hidden' if hidden else 'visible'} check:\n{result}"
-        problem = naming_problem(exercise_id, str(result), mistake)
-        assert not problem, f"{problem}:\n{result}"
-
-
-def soak(exercise_id, mutants, correct, seeds=range(200)):
-    """Every mutant and every correct variant on the hidden check of each seed: no mutant passes or is misnamed,
-    no correct variant fails. Prints the counts."""
-    t0 = time.perf_counter()
-    caught = passed = misnamed = 0
-    wrong = []
-    for seed in seeds:
-        for name, (impl, mistake) in mutants.items():
-            result = grade(exercise_id, impl, hidden=True, seed=seed)
-            if result.passed:
-                wrong.append(f"mutant {name!r} passed seed {seed}")
-                continue
-            caught += 1
-            problem = naming_problem(exercise_id, str(result), mistake)
-            if problem:
-                misnamed += 1
-                wrong.append(f"mutant {name!r} on seed {seed}: {problem}:\n{result}")
-        for impl in correct:
-            result = grade(exercise_id, impl, hidden=True, seed=seed)
-            if result.passed:
-                passed += 1
-            else:
-                wrong.append(f"correct {impl.__name__} failed seed {seed}:\n{result}")
-    n = len(seeds)
-    print(f"\n{exercise_id}: mutants caught {caught}/{len(mutants) * n} ({misnamed} misnamed), "
-          f"correct passed {passed}/{len(correct) * n}, hidden seeds {seeds[0]}..{seeds[-1]}, {time.perf_counter() - t0:.1f} s")
-    assert not wrong, "\n".join(wrong[:5]) + f"\n... {len(wrong)} wrong verdicts in all"
+from mutants import assert_fails_naming, assert_passes, soak
 
 
 # one_weight_grad -------------------------------------------------------------------------------

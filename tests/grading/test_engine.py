@@ -11,7 +11,7 @@ import pytest
 import backprop_ref
 import backprop_ref.grading as grading
 from backprop_ref import layers
-from backprop_ref.grading import DelegationError, check, grade, registry
+from backprop_ref.grading import check, grade, registry
 from test_layers_exercises import dense_vectorised
 
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from backprop_ref.grading import grade
-from mutants import assert_fails, assert_passes
-from test_basics_exercises import assert_fails_naming, soak
+from mutants import assert_fails, assert_fails_naming, assert_passes, soak
 
 
 # adam_step ------------------------------------------------------------------------------------
