@@ -166,7 +166,7 @@ def _coordinate_gradient(f, x, indices):
     return grad
 
 
-def _judge_gradient(name, yours, target, rng):
+def _judge_gradient(name, yours, target, rng, reference=None):
     x = target.x
     if x.size <= COORDINATE_LIMIT:
         indices = list(np.ndindex(*x.shape))
@@ -184,8 +184,11 @@ def _judge_gradient(name, yours, target, rng):
             break
     else:
         return OutputVerdict(name, True)
-    # locate: difference the coordinates at random plus those where yours is largest
-    flat = np.argsort(-_abs(yours).ravel())[:16].tolist() + rng.choice(x.size, size=min(48, x.size), replace=False).tolist()
+    # locate: difference the coordinates where yours is farthest from the reference answer or largest,
+    # and some at random (the verdict above did not use the reference; this only picks where to look)
+    suspects = _abs(yours - reference) if reference is not None else _abs(yours)
+    flat = np.argsort(-suspects.ravel())[:16].tolist() + np.argsort(-_abs(yours).ravel())[:8].tolist()
+    flat += rng.choice(x.size, size=min(40, x.size), replace=False).tolist()
     indices = [np.unravel_index(i, x.shape) for i in dict.fromkeys(flat)]
     numeric = _coordinate_gradient(target.f, x, indices)
     picked = np.array([yours[i] for i in indices])
@@ -421,7 +424,8 @@ def _judge_case(exercise, case, yours, rng, needed=None):
         elif not bool(_isfinite(got).all()):
             verdicts[name] = OutputVerdict(name, False, problem=f"{name} holds NaN or inf on inputs with {case.label}")
         elif isinstance(target, Gradient):
-            verdicts[name] = _judge_gradient(name, got, target, rng)
+            reference = _asarray(to_host(case.reference[name]), dtype=_float64) if name in case.reference else None
+            verdicts[name] = _judge_gradient(name, got, target, rng, reference)
         else:
             verdicts[name] = _compare_arrays(name, got, _asarray(to_host(target.expected), dtype=_float64))
     return verdicts

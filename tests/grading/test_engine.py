@@ -253,3 +253,25 @@ def test_every_reference_answer_passes_its_own_verdict(exercise_id):
             verdicts = _judge_case(exercise, case, yours, rng)
             assert set(verdicts) == set(exercise.outputs)
             assert all(v.passed for v in verdicts.values()), (case.label, [v for v in verdicts.values() if not v.passed])
+
+
+def test_big_inputs_use_directional_checks_that_catch_and_locate_a_wrong_entry(monkeypatch):
+    """dx (40 x 30) and W (31 x 20) are above COORDINATE_LIMIT: a few random directions decide, and
+    differenced coordinates say where the error is. One entry off by 10% is enough to fail."""
+    from backprop_ref.grading.core import COORDINATE_LIMIT
+
+    dims = {"N": 40, "D": 30, "M": 20}
+    assert min(dims["N"] * dims["D"], (dims["D"] + 1) * dims["M"]) > COORDINATE_LIMIT
+    big = dataclasses.replace(registry.EXERCISES["dense_backward"], visible_dims=(dims,))
+    monkeypatch.setitem(registry.EXERCISES, "dense_backward", big)
+
+    def one_entry_off(dout, cache):
+        dx, dW = dense_vectorised(dout, cache)
+        dW[5, 7] *= 1.1
+        return dx, dW
+
+    assert grade("dense_backward", dense_vectorised).passed
+    for seed in range(20):
+        result = grade("dense_backward", one_entry_off, seed=seed)
+        assert [p.passed for p in result.parts] == [True, False]
+        assert "dW is wrong on inputs with N=40, D=30, M=20: at (5, 7)" in str(result)
