@@ -40,7 +40,10 @@ def adam_step_size_form(w, dw, m, v, t, lr, beta1, beta2, eps):
     return w - alpha * m / (np.sqrt(v) + eps * np.sqrt(1 - beta2**t)), m, v
 
 
-@pytest.mark.parametrize("impl", [adam, adam_in_place, adam_loops, adam_step_size_form])
+ADAM_CORRECT = [adam, adam_in_place, adam_loops, adam_step_size_form]
+
+
+@pytest.mark.parametrize("impl", ADAM_CORRECT)
 def test_adam_step_correct_variants_pass(impl):
     assert_passes("adam_step", impl)
 
@@ -290,6 +293,7 @@ def test_nesterov_step_mutants_fail_with_their_name(name):
     "exercise_id, mutants, correct",
     [
         ("sgd_step", SGD_MUTANTS, SGD_CORRECT),
+        ("adam_step", ADAM_MUTANTS, ADAM_CORRECT),
         ("momentum_step", MOMENTUM_MUTANTS, MOMENTUM_CORRECT),
         ("nesterov_step", NESTEROV_MUTANTS, NESTEROV_CORRECT),
     ],
