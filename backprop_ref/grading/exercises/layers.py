@@ -11,6 +11,7 @@ from ...activations import softmax as _softmax
 from ...activations import tanh_backward as _tanh_backward
 from ...activations import tanh_forward as _tanh_forward
 from ...backend import to_host as _to_host
+from ...bias import affine as _affine
 from ...bias import with_ones as _with_ones
 from ...layers import dense_backward as _dense_backward
 from ...layers import dense_forward as _dense_forward
@@ -485,7 +486,7 @@ def _mlp_with(c, derivative="a", bias="sum", stale_weights=False, output_tanh=Fa
     a = x
     for l, W in enumerate(weights):
         inputs.append(a)
-        pre.append(a @ W[:-1] + W[-1])
+        pre.append(_affine(a, W))
         a = np.tanh(pre[-1]) if l < L - 1 else pre[-1]
     grads = [None] * L
     da = dout

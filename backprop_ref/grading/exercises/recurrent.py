@@ -35,6 +35,8 @@ k >= T, a single time step).
 """
 import numpy as np
 
+from ...bias import affine as _affine
+from ...bias import affine_backward as _affine_backward
 from ...fixed_point import fixed_point_backward as _fixed_point_backward
 from ...fixed_point import fixed_point_forward as _fixed_point_forward
 from ...jacobian import mlp_jacobian as _mlp_jacobian
@@ -55,7 +57,7 @@ _FIXED_POINT_TOL = 1e-14  # how tightly the fixed point is relaxed for the verdi
 
 
 def _step(x_t, h_prev, Wx, Wh):
-    return np.tanh(x_t @ Wx[:-1] + Wx[-1] + h_prev @ Wh)
+    return np.tanh(_affine(x_t, Wx) + h_prev @ Wh)
 
 
 def _states(x, h0, Wx, Wh):
@@ -131,7 +133,7 @@ def _step_with(c, dz=None, **override):
     out = {
         "dx": dz @ d["Wx"][:-1].T,
         "dh_prev": dz @ d["Wh"].T,
-        "dWx": np.vstack([d["x"].T @ dz, dz.sum(axis=0)]),
+        "dWx": _affine_backward(dz, d["x"], d["Wx"])[1],
         "dWh": d["h_prev"].T @ dz,
     }
     out.update({k: v(dz) for k, v in override.items()})
@@ -170,7 +172,7 @@ RNN_STEP_BACKWARD = Exercise(
         Mistake("dx includes the bias row's weights: use Wx[:-1] (the constant-1 unit is not an input)",
                 lambda c: _step_with(c, dx=lambda dz: dz @ c.data["Wx"].T)),
         Mistake("your dWx looks transposed: it should have one row per input unit (D + 1 rows, the bias last)",
-                lambda c: _step_with(c, dWx=lambda dz: np.vstack([c.data["x"].T @ dz, dz.sum(axis=0)]).T)),
+                lambda c: _step_with(c, dWx=lambda dz: _affine_backward(dz, c.data["x"], c.data["Wx"])[1].T)),
     ),
 )
 
@@ -215,7 +217,7 @@ def _bptt_with(c, carry=True, carry_past_tanh=False, derivative="h", back="Wh.T"
         if carry_past_tanh:
             dz = dz + dh_next
         dx[:, t] = dz @ Wx[:-1].T
-        dWx_t[t] = np.vstack([x[:, t].T @ dz, dz.sum(axis=0)])
+        dWx_t[t] = _affine_backward(dz, x[:, t], Wx)[1]
         dWh_t[t] = (prev[:, t] if dWh_state == "prev" else h[:, t]).T @ dz
         if t == 0 and not h0_in_dWh:
             dWh_t[t] = np.zeros((H, H))
@@ -329,7 +331,7 @@ def _windows(c, k, stop=-1, dh0_when=None, overwrite_dx=False, dWh_state="prev")
         for t in range(s, max(s - k, stop), -1):
             dz = g * (1 - h[:, t] ** 2)
             dx[:, t] = dz @ Wx[:-1].T + (0 if overwrite_dx else dx[:, t])
-            dWx += np.vstack([x[:, t].T @ dz, dz.sum(axis=0)])
+            dWx += _affine_backward(dz, x[:, t], Wx)[1]
             dWh += (prev[:, t] if dWh_state == "prev" else h[:, t]).T @ dz
             g = dz @ Wh.T
         if dh0_when(s):
@@ -348,7 +350,7 @@ def _chunks(c):
             dh_next = np.zeros_like(dh_next)
         dz = (dh[:, t] + dh_next) * (1 - h[:, t] ** 2)
         dx[:, t] = dz @ Wx[:-1].T
-        dWx += np.vstack([x[:, t].T @ dz, dz.sum(axis=0)])
+        dWx += _affine_backward(dz, x[:, t], Wx)[1]
         dWh += prev[:, t].T @ dz
         dh_next = dz @ Wh.T
     return {"dx": dx, "dh0": dh_next, "dWx": dWx, "dWh": dWh}
@@ -438,7 +440,7 @@ def _relaxed(step, v, tol=_FIXED_POINT_TOL, max_iter=10_000):
 
 
 def _fixed_point(x, W, U, s0):
-    u = x @ U[:-1] + U[-1]
+    u = _affine(x, U)
     return _relaxed(lambda s: np.tanh(s @ W + u), s0)
 
 
@@ -458,7 +460,7 @@ def _fixed_point_case(rng, dims):
         targets={"dx": targets["x"], "dW": targets["W"], "dU": targets["U"]},
         reference={"dx": dx, "dW": dW, "dU": dU},
         label=label(dims),
-        data={"ds": ds, "x": x, "W": W, "U": U, "s": s, "z": s @ W + x @ U[:-1] + U[-1]},
+        data={"ds": ds, "x": x, "W": W, "U": U, "s": s, "z": s @ W + _affine(x, U)},
     )
 
 
@@ -481,7 +483,7 @@ def _adjoint_with(c, relax=True, M="W.T", derivative="s", in_relaxation=True, in
     else:
         lam = _relaxed(lambda lam: ds + (lam * g) @ M, np.zeros_like(ds))
     delta = lam * fprime if in_delta else lam
-    dU = np.vstack([x.T @ delta, delta.sum(axis=0)])
+    dU = _affine_backward(delta, x, U)[1]
     return {"dx": delta @ U[:-1].T, "dW": s.T @ delta, "dU": dU, "delta": delta}
 
 
