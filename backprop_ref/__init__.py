@@ -23,7 +23,7 @@ from .activations import (
     tanh_forward,
 )
 from . import data
-from .backend import array_namespace, asarray, cupy_available, get_backend, to_host
+from .backend import array_namespace, asarray, cupy_available, get_backend, to_host, use
 from .bias import affine, affine_backward, bias_part, init_weights, join_bias, weights_part, with_ones
 from .fixed_point import fixed_point_backward, fixed_point_forward, fixed_point_loss, init_fixed_point
 from .gradcheck import assert_gradients_match, check_gradients, numerical_gradient, relative_error

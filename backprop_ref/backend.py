@@ -61,6 +61,21 @@ def get_backend(backend=None):
     return _import_cupy() if backend_name(backend) == "cupy" else np
 
 
+def use(backend):
+    """Make ``backend`` ('numpy' or 'cupy') the one new arrays are created on, from now on.
+
+    This is the notebooks' GPU switch: it sets $BACKPROP_BACKEND, so data, weights and the
+    inputs of grading checks all go to that device. Asking for 'cupy' without a usable GPU
+    is an error that says so, rather than a silent fall-back.
+    """
+    name = backend_name(backend)
+    if name == "cupy" and not cupy_available():
+        _import_cupy()  # says how to install CuPy when that is what is missing
+        raise RuntimeError("backend 'cupy' was asked for but CuPy sees no NVIDIA GPU on this machine; use 'numpy'")
+    os.environ[ENV_VAR] = name
+    return name
+
+
 def asarray(x, backend=None, dtype=None):
     """``x`` as an array of the chosen backend (copies between host and device if needed)."""
     xp = get_backend(backend)

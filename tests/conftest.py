@@ -24,20 +24,3 @@ def xp(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261122)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_user_dirs(tmp_path_factory):
-    """Keep Jupyter, IPython and matplotlib from writing into the home directory."""
-    root = tmp_path_factory.mktemp("user-dirs")
-    names = ["JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"]
-    old = {n: os.environ.get(n) for n in names}
-    for n in names:
-        os.environ[n] = str(root / n.lower())
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    yield
-    for n, v in old.items():
-        if v is None:
-            os.environ.pop(n, None)
-        else:
-            os.environ[n] = v

@@ -60,3 +60,44 @@ def test_only_the_backend_module_imports_cupy():
         if p.name != "backend.py" and re.search(r"^\s*(import|from)\s+cupy", p.read_text(), re.M)
     ]
     assert offenders == []
+
+
+def test_use_is_the_notebooks_gpu_switch(monkeypatch):
+    monkeypatch.delenv(backend.ENV_VAR, raising=False)
+    assert backend.use("numpy") == "numpy"
+    assert get_backend() is np
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        backend.use("gpu")
+
+
+@pytest.mark.skipif(backend.cupy_available(), reason="tests the error on a machine without a GPU")
+def test_use_cupy_without_a_gpu_says_so_and_changes_nothing(monkeypatch):
+    monkeypatch.setenv(backend.ENV_VAR, "numpy")
+    with pytest.raises((ImportError, RuntimeError), match="cupy"):
+        backend.use("cupy")
+    assert get_backend() is np
+
+
+def test_checks_give_the_learner_inputs_on_the_chosen_device(monkeypatch):
+    """With the GPU switch on, a check hands the learner's function device arrays (a stand-in device here)."""
+    import sys
+    import types
+
+    from backprop_ref.grading import grade
+
+    class DeviceArray(np.ndarray):
+        pass
+
+    fake_cupy = types.ModuleType("cupy")
+    fake_cupy.asarray = lambda a: np.array(a).view(DeviceArray)
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.setenv(backend.ENV_VAR, "cupy")  # what backend.use("cupy") sets
+    seen = []
+
+    def sigmoid_backward(da, z):
+        seen.append((type(da), type(z)))
+        s = 1 / (1 + np.exp(-z))
+        return da * s * (1 - s)
+
+    assert grade("sigmoid_backward", sigmoid_backward).passed
+    assert seen and all(kinds == (DeviceArray, DeviceArray) for kinds in seen)

@@ -14,6 +14,11 @@ holds, for each output the learner returns, a Target:
   for the errors learners make (|e| comparable to |gradient|) and k = 4 that is below 1e-12.
   When a directional check fails, sampled coordinates are differenced to locate the error.
 - ``Value(array)``: the output must equal a reference value (update rules, forward passes).
+- ``AtLeast(score, threshold, what)``: the output is judged by a number computed from it,
+  ``score(output)`` (a held-out accuracy), which must reach ``threshold``; there is no single right
+  answer to compare with. Two parts can set two bars on the same output: the learner's function
+  returns it under two names (see ``Exercise.adapt``), one per part. The report states the score
+  reached and the bar, failed or passed.
 
 A part (of the exercise's points) passes when every output it grades matches on every case.
 When a part fails, the learner's output is compared with known wrong answers (Mistakes) and
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._guard import DelegationError, _learner_code_running
-from ..backend import to_host
+from ..backend import get_backend, to_host
 
 # private references: a learner rebinding numpy's names later changes none of these
 _asarray, _abs, _max, _argmax, _unravel, _isfinite = np.asarray, np.abs, np.max, np.argmax, np.unravel_index, np.isfinite
@@ -102,9 +107,17 @@ class Value:
 
 
 @dataclass
+class AtLeast:
+    score: object  # output (float64 array) -> float, e.g. the fraction of labels right
+    threshold: float
+    what: str = "the score"  # for messages: "held-out accuracy"
+    fmt: str = "{:.4g}"  # how the score and the threshold are written: "{:.1%}"
+
+
+@dataclass
 class Case:
     args: tuple  # what the learner's function is called with (copied for each call)
-    targets: dict  # output name -> Gradient or Value
+    targets: dict  # output name -> Gradient, Value or AtLeast
     reference: dict  # output name -> the reference answer (shapes, mistakes, locating errors)
     label: str  # the shapes, for messages, e.g. "N=1, D=3, M=2"
     data: dict = field(default_factory=dict)  # anything a Mistake needs
@@ -124,6 +137,7 @@ class OutputVerdict:
     expected: float = float("nan")
     problem: str = ""  # set when it could not be compared (shape, dtype, NaN)
     source: str = "the reference value"  # what the expected value is
+    note: str = ""  # an AtLeast verdict in words: the score reached and the bar
 
 
 def _compare_arrays(name, yours, expected):
@@ -199,6 +213,17 @@ def _judge_gradient(name, yours, target, rng, reference=None):
     return verdict
 
 
+def _judge_score(name, yours, target, case):
+    value = float(target.score(yours))
+    passed = value >= target.threshold
+    reached, bar = target.fmt.format(value), target.fmt.format(target.threshold)
+    if passed:
+        note = f"{target.what} {reached}, at least {bar} needed"
+    else:
+        note = f"{target.what} is {reached} ({case.label}): {name} needs at least {bar}"
+    return OutputVerdict(name, passed, note=note, yours=value, expected=target.threshold, source="the threshold")
+
+
 def _as_float_array(value):
     host = to_host(value)
     if not hasattr(host, "shape") and not isinstance(host, (int, float)):
@@ -250,16 +275,20 @@ class _time_limit:
 
 
 def _copy_args(args):
-    return tuple(_copy(a) for a in args)
+    """A fresh copy of the inputs for each call, on the learner's device (see backend.use)."""
+    device = get_backend()
+    return tuple(_copy(a, device) for a in args)
 
 
-def _copy(a):
+def _copy(a, device):
+    if isinstance(a, np.ndarray) and device is not np:
+        return device.asarray(a)
     if hasattr(a, "copy") and hasattr(a, "shape"):
         return a.copy()
     if isinstance(a, (list, tuple)):
-        return type(a)(_copy(v) for v in a)
+        return type(a)(_copy(v, device) for v in a)
     if isinstance(a, dict):
-        return {k: _copy(v) for k, v in a.items()}
+        return {k: _copy(v, device) for k, v in a.items()}
     return a
 
 
@@ -358,8 +387,10 @@ class Result:
         said = set()
         for p in self.parts:
             mark = "PASS" if p.passed else "FAIL"
-            errors = ", ".join(f"{v.name} {v.max_rel_error:.1e}" for v in p.outputs if not v.problem)
-            lines.append(f"  {mark} {p.name}" + (f" (max relative error: {errors})" if p.passed and errors else ""))
+            errors = ", ".join(f"{v.name} {v.max_rel_error:.1e}" for v in p.outputs if not v.problem and not v.note)
+            notes = "; ".join(v.note for v in p.outputs if v.note)
+            lines.append(f"  {mark} {p.name}" + (f" (max relative error: {errors})" if p.passed and errors else "")
+                         + (f" ({notes})" if p.passed and notes else ""))
             if p.message and p.message in said:
                 lines.append("       (the same as above)")
             elif p.message:
@@ -374,8 +405,8 @@ def _describe_failure(exercise, case, verdicts, yours):
     for v in verdicts:
         if v.passed:
             continue
-        if v.problem:
-            lines.append(v.problem)
+        if v.problem or v.note:
+            lines.append(v.problem or v.note)
         else:
             lines.append(
                 f"{v.name} is wrong on inputs with {case.label}: at {v.worst_index} yours is {v.yours:.6g}, "
@@ -423,6 +454,8 @@ def _judge_case(exercise, case, yours, rng, needed=None):
             )
         elif not bool(_isfinite(got).all()):
             verdicts[name] = OutputVerdict(name, False, problem=f"{name} holds NaN or inf on inputs with {case.label}")
+        elif isinstance(target, AtLeast):
+            verdicts[name] = _judge_score(name, got, target, case)
         elif isinstance(target, Gradient):
             reference = _asarray(to_host(case.reference[name]), dtype=_float64) if name in case.reference else None
             verdicts[name] = _judge_gradient(name, got, target, rng, reference)

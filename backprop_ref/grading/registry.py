@@ -1,7 +1,7 @@
 """Every graded exercise of the course, by id, in course order."""
-from .exercises import basics, layers, optimisers, recurrent
+from .exercises import basics, classifier, layers, optimisers, recurrent
 
-EXERCISES = {e.id: e for module in (basics, layers, optimisers, recurrent) for e in module.EXERCISES}
+EXERCISES = {e.id: e for module in (basics, layers, optimisers, classifier, recurrent) for e in module.EXERCISES}
 
 
 def get_exercise(exercise_id):

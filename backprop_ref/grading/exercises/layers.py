@@ -88,7 +88,7 @@ def _activation_exercise(name, formula, forward, backward, mistakes, kink=False)
     return Exercise(
         id=f"{name}_backward",
         signature=f"{name}_backward(da, z) -> dz   # {formula}; z: the activation's input (not the reference's cache)",
-        lesson="03 activation functions, forward and backward",
+        lesson="03_dense_layer",
         outputs=("dz",),
         parts=(Part("dz", 1, ("dz",)),),
         make_case=_activation_case(forward, backward, kink),
@@ -179,7 +179,7 @@ def _with_bias_row(case, row):
 DENSE_BACKWARD = Exercise(
     id="dense_backward",
     signature="dense_backward(dout, cache) -> (dx, dW)   # cache = (x, W), W: (D + 1, M), last row the bias",
-    lesson="03 dense layer and the bias as a weight",
+    lesson="03_dense_layer",
     outputs=("dx", "dW"),
     parts=(Part("dx", 1, ("dx",)), Part("dW", 2, ("dW",))),
     make_case=_dense_case,
@@ -223,7 +223,7 @@ def _x1(fn):
 BIAS_AS_WEIGHT = Exercise(
     id="bias_as_weight",
     signature="bias_as_weight(x) -> x1   # x: (N, D) -> x1: (N, D + 1), a constant-1 column appended (last)",
-    lesson="03 dense layer and the bias as a weight",
+    lesson="03_dense_layer",
     outputs=("x1",),
     parts=(Part("x1", 1, ("x1",)),),
     make_case=_bias_case,
@@ -274,7 +274,7 @@ MSE_GRAD = Exercise(
     id="mse_grad",
     signature="mse_grad(y_hat, y) -> dy_hat   # L = (1/2N) * sum((y_hat - y)**2), summed over outputs, "
               "mean over the batch N = y_hat.shape[0]; y_hat, y, dy_hat: (N, K)",
-    lesson="04 losses",
+    lesson="04_losses",
     outputs=("dy_hat",),
     parts=(Part("dy_hat", 1, ("dy_hat",)),),
     make_case=_mse_case,
@@ -349,7 +349,7 @@ SOFTMAX_CE_GRAD = Exercise(
     id="softmax_ce_grad",
     signature="softmax_ce_grad(logits, y) -> dlogits   # p = softmax(logits) per row; L = -(1/N) * "
               "sum(log p[n, y[n]]); logits, dlogits: (N, C); y: (N,) integer labels",
-    lesson="04 losses",
+    lesson="04_losses",
     outputs=("dlogits",),
     parts=(Part("dlogits", 2, ("dlogits",)),),
     make_case=_ce_case,
@@ -512,7 +512,7 @@ MLP_BACKWARD = Exercise(
     id="mlp_backward",
     signature="mlp_backward(x, weights, dout) -> (dx, grads)   # tanh hidden layers, identity output; "
               "weights[l]: (D_l + 1, D_(l+1)), last row the bias; grads: list, grads[l] shaped like weights[l]",
-    lesson="05 a whole network",
+    lesson="05_static_backprop",
     outputs=("dx", "grads"),
     parts=(Part("dx", 1, ("dx",)), Part("grads", 3, ("grads",))),
     make_case=_mlp_case,

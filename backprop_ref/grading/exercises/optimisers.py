@@ -52,7 +52,7 @@ def _sgd_case(rng, dims):
 SGD_STEP = Exercise(
     id="sgd_step",
     signature="sgd_step(w, dw, lr) -> w   # w = w - lr * dw; w, dw: any shape (the same)",
-    lesson="06 optimisers",
+    lesson="06_optimisers",
     outputs=("w",),
     parts=(Part("w", 1, ("w",)),),
     make_case=_sgd_case,
@@ -130,7 +130,7 @@ def _shared_mistakes(rule):
 MOMENTUM_STEP = Exercise(
     id="momentum_step",
     signature="momentum_step(w, dw, v, lr, mu) -> (w, v)   # v = mu * v + dw; w = w - lr * v; any shape (the same)",
-    lesson="06 optimisers",
+    lesson="06_optimisers",
     outputs=("w", "v"),
     parts=(Part("v", 1, ("v",)), Part("w", 1, ("w",))),
     make_case=_velocity_case(_momentum_step),
@@ -152,7 +152,7 @@ MOMENTUM_STEP = Exercise(
 NESTEROV_STEP = Exercise(
     id="nesterov_step",
     signature="nesterov_step(w, dw, v, lr, mu) -> (w, v)   # v = mu * v + dw; w = w - lr * (dw + mu * v); any shape",
-    lesson="06 optimisers",
+    lesson="06_optimisers",
     outputs=("w", "v"),
     parts=(Part("v", 1, ("v",)), Part("w", 2, ("w",))),
     make_case=_velocity_case(_nesterov_step),
@@ -202,7 +202,7 @@ def _adam_without_correction(c):
 ADAM_STEP = Exercise(
     id="adam_step",
     signature="adam_step(w, dw, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)   # t counts from 1",
-    lesson="06 optimisers",
+    lesson="06_optimisers",
     outputs=("w", "m", "v"),
     parts=(Part("moments", 1, ("m", "v")), Part("update", 2, ("w",))),
     make_case=_adam_case,

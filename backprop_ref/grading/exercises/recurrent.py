@@ -147,7 +147,7 @@ def _step_dz(c, derivative_of):
 RNN_STEP_BACKWARD = Exercise(
     id="rnn_step_backward",
     signature="rnn_step_backward(dh_next, cache) -> (dx, dh_prev, dWx, dWh)   # cache = (x, h_prev, Wx, Wh, h_next)",
-    lesson="08 backprop through time",
+    lesson="08_backprop_through_time",
     outputs=("dx", "dh_prev", "dWx", "dWh"),
     parts=(Part("dx", 1, ("dx",)), Part("dh_prev", 1, ("dh_prev",)), Part("dWx", 1, ("dWx",)), Part("dWh", 1, ("dWh",))),
     make_case=_rnn_step_case,
@@ -282,7 +282,7 @@ _BPTT_PARTS = (Part("dx", 1, ("dx",)), Part("dh0", 1, ("dh0",)), Part("dWx", 1, 
 BPTT = Exercise(
     id="bptt",
     signature="bptt(dh, x, h0, Wx, Wh, h) -> (dx, dh0, dWx, dWh)   # h: (N, T, H), the forward pass's states",
-    lesson="08 backprop through time",
+    lesson="08_backprop_through_time",
     outputs=("dx", "dh0", "dWx", "dWh"),
     parts=_BPTT_PARTS,
     make_case=_bptt_case,
@@ -385,7 +385,7 @@ def _truncated_hidden_dims(rng):
 TRUNCATED_BPTT = Exercise(
     id="truncated_bptt",
     signature="truncated_bptt(dh, x, h0, Wx, Wh, h, k) -> (dx, dh0, dWx, dWh)   # each dh[:, s] goes back k steps",
-    lesson="08 backprop through time",
+    lesson="08_backprop_through_time",
     outputs=("dx", "dh0", "dWx", "dWh"),
     parts=_BPTT_PARTS,
     make_case=_truncated_case,
@@ -490,7 +490,7 @@ def _adjoint_with(c, relax=True, M="W.T", derivative="s", in_relaxation=True, in
 FIXED_POINT_BACKWARD = Exercise(
     id="fixed_point_backward",
     signature="fixed_point_backward(ds, x, W, U, s) -> (dx, dW, dU)   # s: the fixed point s = tanh(s @ W + [x, 1] @ U)",
-    lesson="09 fixed-point recurrent backprop",
+    lesson="09_fixed_point",
     outputs=("dx", "dW", "dU"),
     parts=(Part("dx", 1, ("dx",)), Part("dW", 2, ("dW",)), Part("dU", 1, ("dU",))),
     make_case=_fixed_point_case,
@@ -578,7 +578,7 @@ JACOBIAN = Exercise(
     id="jacobian",
     signature="jacobian(x, weights) -> J   # J[n, c, d] = d out[n, c] / d x[n, d], J: (N, C, D); tanh hidden layers, "
               "identity output; weights[l]: (D_l + 1, D_(l+1)), last row the bias",
-    lesson="05 a whole network",
+    lesson="10_jacobians",
     outputs=("J",),
     parts=(Part("J", 2, ("J",)),),
     make_case=_jacobian_case,

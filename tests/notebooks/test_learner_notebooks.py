@@ -1,0 +1,26 @@
+"""A learner's fresh copy runs top to bottom, and exactly its graded test cells fail, saying why."""
+import shutil
+
+import pytest
+from nbclient import NotebookClient
+
+from course_notebooks import EXERCISES, is_test_cell, notebooks, read
+
+
+@pytest.mark.parametrize("path", notebooks(EXERCISES), ids=lambda p: str(p.relative_to(EXERCISES)))
+def test_only_graded_cells_fail_before_the_learner_writes_anything(path, tmp_path):
+    shutil.copy(path, tmp_path / path.name)
+    nb = read(tmp_path / path.name)
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        where = f"{path.name}, cell {i} ({cell.metadata.get('nbgrader', {}).get('grade_id', 'not graded')})"
+        if is_test_cell(cell):
+            assert errors, f"{where}: a graded test cell passed on an unwritten answer"
+            error = errors[0]
+            assert error.ename == "NotImplementedError" or (error.ename == "AssertionError" and "is not written yet" in error.evalue), \
+                f"{where}: failed with {error.ename}: {error.evalue[:300]}; expected the check to say the answer is not written yet"
+        else:
+            assert not errors, f"{where}: failed in a learner's fresh copy: {errors[0].ename}: {errors[0].evalue[:300]}"

@@ -1,0 +1,60 @@
+"""nbgrader's own view: every solution validates, and autograding gives full marks to the solutions
+and zero (without crashing) to an untouched learner copy. (How long autograde takes per notebook is
+measured by benchmarks/bench_autograde.py, not asserted here: these machines are shared and noisy.)"""
+import os
+import shutil
+import sys
+
+import pytest
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.validator import Validator
+from traitlets.config import Config
+
+from course_notebooks import EXERCISES, SOLUTIONS, assignment_of, notebooks
+
+@pytest.mark.parametrize("path", notebooks(SOLUTIONS), ids=lambda p: str(p.relative_to(SOLUTIONS)))
+def test_solution_passes_nbgrader_validate(path, tmp_path):
+    shutil.copy(path, tmp_path / path.name)  # validate executes in the notebook's folder
+    result = Validator().validate(str(tmp_path / path.name))
+    assert not result.get("failed") and not result.get("type_changed"), \
+        f"nbgrader validate says {path.relative_to(SOLUTIONS)} fails: " + "\n---\n".join(
+            f"{c.get('source', '')[:300]}\n{c.get('error', '')[-800:]}" for c in result.get("failed", []))
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course in a temporary folder: solutions/ as source, alice submits the solutions, bob the learner copies."""
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]  # nbgrader runs alembic
+    root = tmp_path_factory.mktemp("course")
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.source_directory = str(SOLUTIONS)
+    config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    config.Execute.timeout = 60
+    api = NbGraderAPI(config=config)
+    for student, folder in (("alice", SOLUTIONS), ("bob", EXERCISES)):
+        for path in notebooks(folder):
+            target = root / "submitted" / student / assignment_of(path)
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target / path.name)
+    for assignment in sorted({assignment_of(p) for p in notebooks(SOLUTIONS)}):
+        result = api.generate_assignment(assignment)
+        assert result["success"], result.get("log", "") + result.get("error", "")
+    return api, root
+
+
+@pytest.mark.parametrize("student, full_marks", [("alice", True), ("bob", False)])
+@pytest.mark.parametrize("assignment", sorted({assignment_of(p) for p in notebooks(SOLUTIONS)}))
+def test_autograde(course, assignment, student, full_marks):
+    api, root = course
+    result = api.autograde(assignment, student)
+    assert result["success"], f"autograde of {student}'s {assignment} failed:\n{result.get('log', '')[-3000:]}\n{result.get('error', '')}"
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        score, max_score = submission.score, submission.max_score
+    assert max_score > 0
+    if full_marks:
+        assert score == max_score, f"the solution of {assignment} scored {score} of {max_score} under autograde"
+    else:
+        assert score == 0, f"an untouched learner copy of {assignment} scored {score} of {max_score}"

@@ -1,0 +1,33 @@
+"""The syllabus (course/README.md and course/index.ipynb) lists every lesson in order, with its time and points."""
+import re
+
+import pytest
+
+from course_notebooks import COURSE, SOLUTIONS, is_test_cell, nbgrader, notebooks, read
+
+ROW = re.compile(r"^\| *(\d+) *\| *\[([^\]]+)\]\(([^)]+)\) *\| *(\d+) min *\| *(\d+) *\|", re.MULTILINE)
+TOTAL = re.compile(r"^\| *\| *\*\*Part 1\*\* *\| *\*\*(\d+) min\*\* *\| *\*\*(\d+)\*\* *\|", re.MULTILINE)
+
+
+def points_of(path):
+    return sum(nbgrader(c)["points"] for c in read(path).cells if is_test_cell(c))
+
+
+def syllabus_texts():
+    yield "course/README.md", (COURSE / "README.md").read_text(), "../exercises/"
+    index = read(COURSE / "index.ipynb")
+    yield "course/index.ipynb", "\n".join(c.source for c in index.cells if c.cell_type == "markdown"), "../my-work/"
+
+
+@pytest.mark.parametrize("name, text, folder", list(syllabus_texts()), ids=["README", "index"])
+def test_syllabus_links_every_lesson_in_order_with_its_points(name, text, folder):
+    rows = ROW.findall(text)
+    lessons = notebooks(SOLUTIONS)
+    assert [link for _, _, link, _, _ in rows] == [f"{folder}{p.relative_to(SOLUTIONS)}" for p in lessons], f"{name}: the lesson table must link every lesson, in order, into {folder}"
+    for (number, title, link, minutes, points), path in zip(rows, lessons):
+        assert int(number) == int(path.parent.name[:2]), f"{name}: {title} is numbered {number}"
+        assert int(points) == points_of(path), f"{name}: {title} is listed with {points} points; its test cells give {points_of(path)}"
+    total = TOTAL.search(text)
+    assert total, f"{name}: no total row (| | **Part 1** | **M min** | **P** |)"
+    assert int(total.group(1)) == sum(int(r[3]) for r in rows), f"{name}: the total time is not the sum of the lessons'"
+    assert int(total.group(2)) == sum(points_of(p) for p in lessons), f"{name}: the total points are not the sum of the lessons'"
