@@ -380,6 +380,10 @@ class Result:
     def message(self):
         return str(self)
 
+    def __repr__(self):  # short: a notebook shows it under the report that check() printed
+        kind = "hidden" if self.hidden else "visible"
+        return f"<Result {self.exercise}: {self.score:g}/{self.max_score:g} points, {kind} check>"
+
     def __str__(self):
         kind = "hidden" if self.hidden else "visible"
         head = f"{self.exercise}: {sum(p.passed for p in self.parts)} of {len(self.parts)} parts passed"

@@ -57,6 +57,8 @@ class Explorer(widgets.VBox):
 
 def _readout(control):
     fmt = getattr(control, "readout_format", None)
+    if fmt and fmt.startswith(".") and fmt.endswith("g"):
+        fmt = "#" + fmt  # the browser's readout (d3-format) keeps trailing zeros: 10.0, not 10
     if fmt and isinstance(control.value, (int, float)) and not isinstance(control.value, bool):
         return format(control.value, fmt)
     return str(control.value)

@@ -1,4 +1,4 @@
-"""Mutation suite for the basics exercises (one_weight_grad, graph_backward, numerical_gradient): realistic
+"""Mutation suite for the basics exercises (one_weight_grad, gradient_descent, graph_backward, numerical_gradient): realistic
 wrong answers fail and are named, correct ones written in other styles pass."""
 import math
 
@@ -66,6 +66,108 @@ def test_one_weight_grad_takes_a_number_and_wants_one_back():
     assert isinstance(case.args[0], float) and case.reference["dw"].shape == ()
     result = grade("one_weight_grad", lambda w, x, t: np.array([one_weight_mean(w, x, t)]))
     assert not result.passed and "dw has shape (1,), expected () = one number" in str(result)
+
+
+# gradient_descent: w = w - lr * dE/dw, steps times, every weight kept ----------------------------------
+def descent_list(w, x, t, lr, steps):
+    ws = [w]
+    for _ in range(steps):
+        w = w - lr * np.mean((w * x - t) * x)
+        ws.append(w)
+    return ws
+
+
+def descent_preallocated(w, x, t, lr, steps):
+    ws = np.empty(steps + 1)
+    ws[0] = w
+    for k in range(steps):
+        ws[k + 1] = ws[k] - lr * one_weight_loop(ws[k], x, t)
+    return ws
+
+
+def descent_closed_form(w, x, t, lr, steps):
+    """E is a parabola in w, so w_k - w* = (1 - lr * mean(x**2))**k * (w_0 - w*)."""
+    best = (x @ t) / (x @ x)
+    return best + (1 - lr * np.mean(x * x)) ** np.arange(steps + 1) * (w - best)
+
+
+def descent_float32(w, x, t, lr, steps):
+    x32, t32 = x.astype(np.float32), t.astype(np.float32)
+    ws = [np.float32(w)]
+    for _ in range(steps):
+        ws.append(ws[-1] - np.float32(lr) * np.mean((ws[-1] * x32 - t32) * x32))
+    return np.array(ws)
+
+
+DESCENT_CORRECT = [descent_list, descent_preallocated, descent_closed_form, descent_float32]
+
+
+@pytest.mark.parametrize("impl", DESCENT_CORRECT)
+def test_gradient_descent_correct_variants_pass(impl):
+    assert_passes("gradient_descent", impl)
+
+
+def _descent_variant(**change):
+    """One loop of gradient descent with one thing changed."""
+
+    def impl(w, x, t, lr, steps):
+        c = dict(sign=-1, mean=True, keep="all", first_grad=False, factor_x=True, one_at_a_time=False)
+        c.update(change)
+        ws = [w]
+        dw0 = np.mean((w * x - t) * x)
+        for _ in range(steps + (c["keep"] == "one ahead")):
+            if c["one_at_a_time"]:  # a step per example: stochastic, not the gradient of E
+                for xn, tn in zip(x, t):
+                    w = w - lr * (w * xn - tn) * xn
+            else:
+                e = (w * x - t) * (x if c["factor_x"] else 1)
+                dw = dw0 if c["first_grad"] else (np.mean(e) if c["mean"] else np.sum(e))
+                w = w + c["sign"] * lr * dw
+            ws.append(w)
+        return {"all": ws, "final": w, "no ws[0]": ws[1:], "one ahead": ws[1:]}[c["keep"]]
+
+    return impl
+
+
+DESCENT_MUTANTS = {
+    "ascends": (_descent_variant(sign=1), "the weights climb the error"),
+    "sum, no 1/N": (_descent_variant(mean=False), "the 1/N is missing from the gradient"),
+    "only the final weight": (_descent_variant(keep="final"), "returned only the final weight"),
+    "ws[0] dropped": (_descent_variant(keep="no ws[0]"), "ws[0] is missing"),
+    "one step ahead": (_descent_variant(keep="one ahead"), "ws is one step ahead"),
+    "the first gradient reused": (_descent_variant(first_grad=True), "uses the gradient at the starting w"),
+    "no factor x": (_descent_variant(factor_x=False), None),
+    "a step per example": (_descent_variant(one_at_a_time=True), None),
+}
+
+
+@pytest.mark.parametrize("name", DESCENT_MUTANTS)
+def test_gradient_descent_mutants_fail_with_their_name(name):
+    impl, mistake = DESCENT_MUTANTS[name]
+    assert_fails_naming("gradient_descent", impl, mistake)
+
+
+def test_gradient_descent_cases_move_at_every_step_and_converge():
+    """Every step moves w by a visible amount toward the least-squares weight, never past it: slips show at ws[1]."""
+    exercise = get_exercise("gradient_descent")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        for dims in list(exercise.visible_dims) + exercise.hidden_dims(rng):
+            case = exercise.make_case(rng, dims)
+            w, x, t, lr, steps = case.args
+            ws = case.reference["ws"]
+            best = (x @ t) / (x @ x)
+            assert ws.shape == (steps + 1,) and ws[0] == w and isinstance(steps, int)
+            gaps = np.abs(ws - best)
+            assert np.all(gaps[1:] < 0.91 * gaps[:-1]) and np.all(gaps[1:] > 0.39 * gaps[:-1])
+            assert np.all(np.sign(ws - best) == np.sign(w - best))
+
+
+def test_gradient_descent_takes_a_list_or_an_array():
+    """A list of floats is what a learner's loop builds; the grader reads it as an array."""
+    assert grade("gradient_descent", descent_list).passed
+    assert grade("gradient_descent", lambda *args: np.array(descent_list(*args))).passed
+    assert grade("gradient_descent", lambda *args: tuple(descent_list(*args))).passed
 
 
 # graph_backward: f = sigmoid(x * y + z) * x -----------------------------------------------------
@@ -352,6 +454,7 @@ def test_numerical_gradient_target_agrees_with_the_reference_checker():
     "exercise_id, mutants, correct",
     [
         ("one_weight_grad", ONE_WEIGHT_MUTANTS, ONE_WEIGHT_CORRECT),
+        ("gradient_descent", DESCENT_MUTANTS, DESCENT_CORRECT),
         ("graph_backward", GRAPH_MUTANTS, GRAPH_CORRECT),
         ("numerical_gradient", NUMGRAD_MUTANTS, NUMGRAD_CORRECT),
     ],

@@ -1,7 +1,10 @@
 """Small helpers the exercise definitions share."""
+import functools
+
 import numpy as np
 
-from ..core import Gradient
+from ...backend import to_host
+from ..core import Gradient, Mistake, _same
 
 
 def awkward_dims(rng, names, extra=2, high=6):
@@ -37,3 +40,75 @@ def vjp_targets(forward, inputs, dout):
         return float((forward(**inputs) * dout).sum())
 
     return {name: Gradient(f, x) for name, x in inputs.items()}
+
+
+def told_apart(*mistakes):
+    """The mistakes, each named only where no other one gives the same numbers; where two do (a batch of
+    2 makes "factor N" and "factor 2" equal), one Mistake that names both, so a message never guesses."""
+    last = [None, None]  # (case, fingerprints): one failure asks every mistake about the same case
+
+    def prints(case):
+        if last[0] is not case:
+            found = []
+            for m in mistakes:
+                try:
+                    found.append({k: np.asarray(to_host(v), dtype=np.float64) for k, v in m.wrong(case).items()})
+                except Exception:  # the mistake cannot happen on this case (shapes)
+                    found.append({})
+            last[:] = [case, found]
+        return last[1]
+
+    def alone(i, case):
+        found = prints(case)
+        return {k: v for k, v in found[i].items()
+                if not any(j != i and k in other and _same(v, other[k]) for j, other in enumerate(found))}
+
+    def together(i, j, case):
+        a, b = prints(case)[i], prints(case)[j]
+        return {k: v for k, v in a.items() if k in b and _same(v, b[k])}
+
+    singles = [Mistake(m.message, functools.partial(alone, i)) for i, m in enumerate(mistakes)]
+    pairs = [Mistake(f"one of two mistakes that give the same numbers on these inputs: {a.message}; or {b.message}",
+                     functools.partial(together, i, j))
+             for i, a in enumerate(mistakes) for j, b in enumerate(mistakes) if i < j]
+    return tuple(singles + pairs)
+
+
+def learner_grads(grads, shapes):
+    L = len(shapes)
+    if not isinstance(grads, (list, tuple)):
+        raise TypeError(f"grads must be a list of arrays, one dW per layer, first layer first ({L} here), "
+                        f"got {type(grads).__name__}")
+    if len(grads) != L:
+        raise ValueError(f"grads holds {len(grads)} arrays, but the network has {L} layers: return one dW per "
+                         f"weight matrix, first layer first")
+    arrays = []
+    for l, g in enumerate(grads):
+        g = to_host(g)
+        if not hasattr(g, "shape") or np.asarray(g).dtype.kind not in "fiu":
+            raise TypeError(f"grads[{l}] must be an array of numbers, got {type(g).__name__}")
+        arrays.append(np.asarray(g, dtype=np.float64))
+    got = [a.shape for a in arrays]
+    if got != shapes and got != shapes[::-1]:  # reversed: graded, so that the mistake is named
+        l = next(l for l in range(L) if got[l] != shapes[l])
+        rows, cols = shapes[l]
+        hint = ""
+        if got[l] == (rows - 1, cols):
+            hint = ": it has no bias row (the last row of each dW is the bias's gradient, dz summed over the batch)"
+        elif got[l] == (cols, rows):
+            hint = ": it looks transposed"
+        raise ValueError(f"grads[{l}] has shape {got[l]}, but weights[{l}] has shape {shapes[l]}; each dW has "
+                         f"the shape of its weight matrix (D_l + 1, D_(l+1)), the bias as its last row{hint}")
+    return stack(arrays)
+
+
+def stack(arrays):
+    """Arrays (r_l, m_l) -> one (L, max r, max m) array, each padded with zeros."""
+    out = np.zeros((len(arrays), max(a.shape[0] for a in arrays), max(a.shape[1] for a in arrays)))
+    for l, a in enumerate(arrays):
+        out[l, : a.shape[0], : a.shape[1]] = a
+    return out
+
+
+def unstack(G, shapes):
+    return [G[l, :r, :m] for l, (r, m) in enumerate(shapes)]

@@ -1,9 +1,12 @@
-"""Exercises on the basics: one weight and one error (lesson 1), a small graph and gradient checking (lesson 2)."""
+"""Exercises on the basics: one weight, its error and gradient descent (lesson 1), a small graph and gradient
+checking (lesson 2)."""
+import functools
 import math
 
 import numpy as np
 
 from ...activations import sigmoid_forward as _sigmoid_forward
+from ...backend import to_host
 from ..core import Case, Exercise, Gradient, Mistake, Part, Value
 from ._common import awkward_dims, label, vjp_targets
 
@@ -42,7 +45,7 @@ def _error_times(c, fn):
 ONE_WEIGHT_GRAD = Exercise(
     id="one_weight_grad",
     signature="one_weight_grad(w, x, t) -> dw   # E = (1/2N) * sum((w * x - t)**2); w, dw: numbers; x, t: (N,)",
-    lesson="01 one weight, one error",
+    lesson="01_one_weight",
     outputs=("dw",),
     parts=(Part("dw", 2, ("dw",)),),
     make_case=_one_weight_case,
@@ -65,6 +68,98 @@ ONE_WEIGHT_GRAD = Exercise(
                 "multiply example by example, then average", lambda c: _error_times(c, lambda e, x: np.mean(e) * np.mean(x))),
         Mistake("you returned the error E itself; the exercise asks for its derivative dE/dw",
                 lambda c: {"dw": np.array(_one_weight_error(c.data["w"], c.data["x"], c.data["t"]))}),
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# gradient_descent(w, x, t, lr, steps) -> ws:  w_{k+1} = w_k - lr * dE/dw(w_k),  ws = [w_0, w_1, ..., w_steps]
+#
+# lr is drawn so that r = lr * mean(x**2) lies in (0.1, 0.6): then w_k - w* = (1 - r)^k (w_0 - w*) shrinks
+# visibly at every step (w* the least-squares weight) without landing on w* at once, so every slip
+# below moves ws[1] already, and each gives its own trajectory.
+
+
+def _descend(w, x, t, lr, steps, scale=1.0, sign=-1.0, frozen=False):
+    """The weights visited: scale multiplies the gradient (N for a missing 1/N), sign -1 descends,
+    frozen reuses the first gradient for every step."""
+    ws = [float(w)]
+    dw0 = float(np.mean((w * x - t) * x))
+    for _ in range(steps):
+        dw = dw0 if frozen else float(np.mean((ws[-1] * x - t) * x))
+        ws.append(ws[-1] + sign * lr * scale * dw)
+    return np.array(ws)
+
+
+def _descent_case(rng, dims):
+    N, steps = dims["N"], dims["steps"]
+    x = rng.uniform(0.5, 2.0, size=N) * rng.choice([-1.0, 1.0], size=N)
+    t = rng.normal() * x + 0.5 * rng.normal(size=N)
+    best = float(x @ t / (x @ x))
+    w = best + rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)  # far from w*, so every step moves
+    lr = float(rng.uniform(0.1, 0.6) / np.mean(x * x))
+    ws = _descend(w, x, t, lr, steps)
+    return Case(
+        args=(w, x, t, lr, steps),
+        targets={"ws": Value(ws)},
+        reference={"ws": ws},
+        label=f"{label(dims)}, lr={lr:.4g}",
+        data={"w": w, "x": x, "t": t, "lr": lr, "steps": steps},
+    )
+
+
+def _descent_with(c, ahead=0, **change):
+    """{'ws': ...} for a Mistake; ahead=1 drops ws[0] but takes one more step (still steps + 1 numbers)."""
+    d = c.data
+    return {"ws": _descend(d["w"], d["x"], d["t"], d["lr"], d["steps"] + ahead, **change)[ahead:]}
+
+
+def _weights_as_array(implementation):
+    """The function the grader calls for gradient_descent: the learner's, with a list of weights made an array."""
+
+    @functools.wraps(implementation)
+    def as_array(*args):
+        ws = implementation(*args)
+        if isinstance(ws, (list, tuple)):
+            return np.array([to_host(v) for v in ws], dtype=np.float64)
+        return ws
+
+    return as_array
+
+
+GRADIENT_DESCENT = Exercise(
+    id="gradient_descent",
+    signature="gradient_descent(w, x, t, lr, steps) -> ws   # w = w - lr * dE/dw, steps times; "
+    "ws: (steps + 1,), ws[0] = w; x, t: (N,)",
+    lesson="01_one_weight",
+    outputs=("ws",),
+    parts=(Part("ws", 2, ("ws",)),),
+    make_case=_descent_case,
+    visible_dims=({"N": 5, "steps": 8},),
+    # N = 1 and steps = 1 last: a missing 1/N looks right with one example, a frozen gradient with one step
+    hidden_dims=lambda rng: [
+        {"N": int(rng.integers(10, 101)), "steps": int(rng.integers(5, 16))},
+        {"N": int(rng.integers(2, 10)), "steps": int(rng.integers(2, 6))},
+        {"N": 1, "steps": int(rng.integers(2, 8))},
+        {"N": int(rng.integers(2, 20)), "steps": 1},
+    ],
+    shape_names={"ws": "(steps + 1,): the starting w, then the weight after each step"},
+    adapt=_weights_as_array,
+    mistakes=(
+        Mistake("the weights climb the error: the gradient points uphill, so step against it, w = w - lr * dw",
+                lambda c: _descent_with(c, sign=1.0)),
+        Mistake("the 1/N is missing from the gradient: E is a mean over the N examples, so dw is one too "
+                "(np.mean, or sum(...) / N); without it each step is N times too long",
+                lambda c: _descent_with(c, scale=len(c.data["x"]))),
+        Mistake("you returned only the final weight; return every weight visited: the starting w, "
+                "then the weight after each step (steps + 1 numbers)", lambda c: {"ws": c.reference["ws"][-1]}),
+        Mistake("ws[0] is missing: the list of weights starts with the starting w, before any step, "
+                "so it holds steps + 1 numbers", lambda c: {"ws": c.reference["ws"][1:]}),
+        Mistake("ws is one step ahead: ws[0] must be the starting w itself, and ws[k] the weight after k steps "
+                "(append w before the loop, then once after each step)",
+                lambda c: _descent_with(c, ahead=1)),
+        Mistake("every step uses the gradient at the starting w: recompute dw at the current w inside the loop",
+                lambda c: _descent_with(c, frozen=True)),
     ),
 )
 
@@ -114,7 +209,7 @@ def _graph_with(c, local=None, ds=None, swap=False):
 GRAPH_BACKWARD = Exercise(
     id="graph_backward",
     signature="graph_backward(x, y, z, dout) -> (dx, dy, dz)   # f = sigmoid(x * y + z) * x elementwise; all (R, C)",
-    lesson="02 the chain rule on a graph",
+    lesson="02_chain_rule",
     outputs=("dx", "dy", "dz"),
     parts=(Part("dz", 1, ("dz",)), Part("dy", 1, ("dy",)), Part("dx", 2, ("dx",))),
     make_case=_graph_case,
@@ -269,7 +364,7 @@ NUMERICAL_GRADIENT = Exercise(
     id="numerical_gradient",
     signature="numerical_gradient(f, x, dout, h) -> grad   # grad = d sum(f(x) * dout) / dx by central differences; "
     "x, grad: any shape (the same); dout: the shape of f(x)",
-    lesson="02 checking gradients numerically",
+    lesson="02_chain_rule",
     outputs=("grad",),
     parts=(Part("grad", 3, ("grad",)),),
     make_case=_numeric_case,
@@ -305,4 +400,4 @@ NUMERICAL_GRADIENT = Exercise(
     ),
 )
 
-EXERCISES = [ONE_WEIGHT_GRAD, GRAPH_BACKWARD, NUMERICAL_GRADIENT]
+EXERCISES = [ONE_WEIGHT_GRAD, GRADIENT_DESCENT, GRAPH_BACKWARD, NUMERICAL_GRADIENT]

@@ -11,7 +11,7 @@ from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
 from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part
-from .layers import _learner_grads, _stack, _told_apart, _unstack
+from ._common import learner_grads, stack, told_apart, unstack
 
 # ---------------------------------------------------------------------------------------------
 # classifier_grads(x, y, weights) -> grads: the gradient of L = softmax cross-entropy (mean over the batch) of
@@ -32,11 +32,11 @@ def split_grads(implementation):
         grads = implementation(x, y, weights)
         if grads is None:
             raise TypeError("your function returned None instead of grads: did you forget `return grads`?")
-        arrays = _unstack(_learner_grads(grads, shapes), shapes)  # a list of arrays shaped like the weights
+        arrays = unstack(learner_grads(grads, shapes), shapes)  # a list of arrays shaped like the weights
         if [tuple(np.shape(_to_host(g))) for g in grads] != shapes:
             raise ValueError("grads is in reverse order (output layer first): grads[l] must be the gradient of "
                              "weights[l], first layer first; reverse the list you built going backward")
-        return arrays[-1], _stack(arrays[:-1])
+        return arrays[-1], stack(arrays[:-1])
 
     split._splits_grads = True
     return split
@@ -53,10 +53,10 @@ def _classifier_case(rng, dims):
                for a, b in zip(sizes[:-1], sizes[1:])]
     x, y = rng.normal(size=(N, sizes[0])), rng.integers(0, C, size=N)
     shapes, activations = [W.shape for W in weights], _activations(len(weights))
-    W_out, G = weights[-1].copy(), _stack(weights[:-1])  # copies: central differences perturb these
+    W_out, G = weights[-1].copy(), stack(weights[:-1])  # copies: central differences perturb these
 
     def loss():
-        logits = _mlp_forward(x, _unstack(G, shapes[:-1]) + [W_out], activations)[0]
+        logits = _mlp_forward(x, unstack(G, shapes[:-1]) + [W_out], activations)[0]
         return _softmax_cross_entropy(logits, y)[0]
 
     logits, caches = _mlp_forward(x, weights, activations)
@@ -65,7 +65,7 @@ def _classifier_case(rng, dims):
     return Case(
         args=(x, y, weights),
         targets={"dW_out": Gradient(loss, W_out), "dW_hidden": Gradient(loss, G)},
-        reference={"dW_out": grads[-1], "dW_hidden": _stack(grads[:-1])},
+        reference={"dW_out": grads[-1], "dW_hidden": stack(grads[:-1])},
         label=f"N={N}, layer sizes {' -> '.join(str(s) for s in sizes)}",
         data={"x": x, "y": y, "weights": weights},
     )
@@ -125,7 +125,7 @@ def _classifier_with(c, dlogits="right", derivative="a", bias="sum", output_tanh
         if [g.shape for g in grads] != [g.shape for g in grads[::-1]]:
             raise ValueError("reversed grads have other shapes: the grader says so before any comparison")
         grads = grads[::-1]
-    return {"dW_out": grads[-1], "dW_hidden": _stack(grads[:-1])}
+    return {"dW_out": grads[-1], "dW_hidden": stack(grads[:-1])}
 
 
 def _with(**mistake):
@@ -146,7 +146,7 @@ CLASSIFIER_GRADS = Exercise(
     shape_names={"dW_out": "(H + 1, C), the shape of weights[-1]",
                  "dW_hidden": "(L - 1, R, M): grads[:-1] padded with zeros and stacked, entry (l, i, j) is "
                               "grads[l][i, j]"},
-    mistakes=_told_apart(
+    mistakes=told_apart(
         Mistake("the 1/N is missing: L is a mean over the N examples of the batch, so the gradient at the "
                 "logits is (p - Y) / N", _with(dlogits="no 1/N")),
         Mistake("the gradient at the logits is p / N: subtract the one-hot labels, (p - Y) / N with "
@@ -184,7 +184,7 @@ CLASSIFIER_GRADS = Exercise(
 
 
 # ---------------------------------------------------------------------------------------------
-# digits_accuracy: the learner's fit_digits(x_train, y_train, seed) -> predict trains a network on part of the
+# fit_digits: the learner's fit_digits(x_train, y_train, seed) -> predict trains a network on part of the
 # digits; predict(x) -> labels on the held-out part must reach an accuracy. The bars are parts of the points.
 
 BARS = (("accuracy_80", 0.80), ("accuracy_92", 0.92))
@@ -192,7 +192,7 @@ TEST_FRACTION = 0.2
 
 
 def fit_and_predict(implementation):
-    """The function the grader calls for digits_accuracy: fit on the training part, predict the held-out part,
+    """The function the grader calls for fit_digits: fit on the training part, predict the held-out part,
     and return the labels once per bar (each part judges them against its own threshold)."""
     if getattr(implementation, "_fits_and_predicts", False):
         return implementation
@@ -205,7 +205,7 @@ def fit_and_predict(implementation):
                             "to labels (M,); did you forget `return predict`?")
         if not callable(predict):
             raise TypeError(f"fit_digits must return predict, a function x -> labels (define it inside fit_digits "
-                            f"and return it, without calling it); yours returned a {type(predict).__name__}")
+                            f"and return it, without calling it); yours returned a value of type {type(predict).__name__}")
         labels = _labels(predict(x_test), x_test.shape[0])
         return (labels,) * len(BARS)
 
@@ -256,7 +256,7 @@ def _digits_case(rng, dims):
 
 
 DIGITS_ACCURACY = Exercise(
-    id="digits_accuracy",
+    id="fit_digits",
     signature="fit_digits(x_train, y_train, seed) -> predict   # x_train: (N, 64) in [0, 1], y_train: (N,) "
               "labels 0..9; predict(x) -> labels (M,) ints; graded by accuracy on digits it never saw",
     lesson="07_ocr",

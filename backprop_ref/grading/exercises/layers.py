@@ -10,7 +10,6 @@ from ...activations import sigmoid_forward as _sigmoid_forward
 from ...activations import softmax as _softmax
 from ...activations import tanh_backward as _tanh_backward
 from ...activations import tanh_forward as _tanh_forward
-from ...backend import to_host as _to_host
 from ...bias import affine as _affine
 from ...bias import with_ones as _with_ones
 from ...layers import dense_backward as _dense_backward
@@ -19,40 +18,8 @@ from ...losses import mse_loss as _mse_loss
 from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
-from ..core import Case, Exercise, Gradient, Mistake, Part, Value, _same
-from ._common import away_from_zero, awkward_dims, label, vjp_targets
-
-
-def _told_apart(*mistakes):
-    """The mistakes, each named only where no other one gives the same numbers; where two do (a batch of
-    2 makes "factor N" and "factor 2" equal), one Mistake that names both, so a message never guesses."""
-    last = [None, None]  # (case, fingerprints): one failure asks every mistake about the same case
-
-    def prints(case):
-        if last[0] is not case:
-            found = []
-            for m in mistakes:
-                try:
-                    found.append({k: np.asarray(_to_host(v), dtype=np.float64) for k, v in m.wrong(case).items()})
-                except Exception:  # the mistake cannot happen on this case (shapes)
-                    found.append({})
-            last[:] = [case, found]
-        return last[1]
-
-    def alone(i, case):
-        found = prints(case)
-        return {k: v for k, v in found[i].items()
-                if not any(j != i and k in other and _same(v, other[k]) for j, other in enumerate(found))}
-
-    def together(i, j, case):
-        a, b = prints(case)[i], prints(case)[j]
-        return {k: v for k, v in a.items() if k in b and _same(v, b[k])}
-
-    singles = [Mistake(m.message, functools.partial(alone, i)) for i, m in enumerate(mistakes)]
-    pairs = [Mistake(f"one of two mistakes that give the same numbers on these inputs: {a.message}; or {b.message}",
-                     functools.partial(together, i, j))
-             for i, a in enumerate(mistakes) for j, b in enumerate(mistakes) if i < j]
-    return tuple(singles + pairs)
+from ..core import Case, Exercise, Gradient, Mistake, Part, Value
+from ._common import away_from_zero, awkward_dims, label, learner_grads, stack, told_apart, unstack, vjp_targets
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,7 +62,7 @@ def _activation_exercise(name, formula, forward, backward, mistakes, kink=False)
         visible_dims=({"N": 4, "D": 3},),
         hidden_dims=lambda rng: awkward_dims(rng, ["N", "D"]),
         shape_names={"dz": "(N, D), the shape of z"},
-        mistakes=_told_apart(*mistakes),
+        mistakes=told_apart(*mistakes),
     )
 
 
@@ -230,7 +197,7 @@ BIAS_AS_WEIGHT = Exercise(
     visible_dims=({"N": 4, "D": 3},),
     hidden_dims=lambda rng: awkward_dims(rng, ["N", "D"]),
     shape_names={"x1": "(N, D + 1): one row per example, the constant 1 as the last column"},
-    mistakes=_told_apart(
+    mistakes=told_apart(
         Mistake("the ones are the first column: append them as the last column, so that the bias is the "
                 "last row of W (x1 @ W = x @ W[:-1] + W[-1])", _x1(lambda x, ones: np.hstack([ones, x]))),
         Mistake("the appended column holds zeros: the bias unit's activation is always 1",
@@ -281,7 +248,7 @@ MSE_GRAD = Exercise(
     visible_dims=({"N": 4, "K": 3},),
     hidden_dims=lambda rng: awkward_dims(rng, ["N", "K"]),
     shape_names={"dy_hat": "(N, K), the shape of y_hat"},
-    mistakes=_told_apart(
+    mistakes=told_apart(
         Mistake("the 1/N is missing: L is a mean over the N examples of the batch, so dy_hat = (y_hat - y) / N",
                 _dy_hat(lambda d, N, K: d)),
         Mistake("dy_hat is divided by N * K (a mean over every entry): L sums over the K outputs and averages "
@@ -356,7 +323,7 @@ SOFTMAX_CE_GRAD = Exercise(
     visible_dims=({"N": 4, "C": 3},),
     hidden_dims=_ce_hidden_dims,
     shape_names={"dlogits": "(N, C), the shape of logits"},
-    mistakes=_told_apart(
+    mistakes=told_apart(
         Mistake("dlogits is p / N: subtract the one-hot labels, dlogits = (p - Y) / N with Y[n, y[n]] = 1",
                 _dlogits(lambda p, Y, N, d: p / N)),
         Mistake("the 1/N is missing: L is a mean over the N examples, so dlogits = (p - Y) / N",
@@ -394,50 +361,10 @@ def stack_grads(implementation):
         returned = implementation(x, weights, dout)
         if not isinstance(returned, (tuple, list)) or len(returned) != 2 or returned[1] is None:
             return returned  # the engine says what is wrong
-        return returned[0], _learner_grads(returned[1], shapes)
+        return returned[0], learner_grads(returned[1], shapes)
 
     stacked._stacks_grads = True
     return stacked
-
-
-def _learner_grads(grads, shapes):
-    L = len(shapes)
-    if not isinstance(grads, (list, tuple)):
-        raise TypeError(f"grads must be a list of arrays, one dW per layer, first layer first ({L} here), "
-                        f"got {type(grads).__name__}")
-    if len(grads) != L:
-        raise ValueError(f"grads holds {len(grads)} arrays, but the network has {L} layers: return one dW per "
-                         f"weight matrix, first layer first")
-    arrays = []
-    for l, g in enumerate(grads):
-        g = _to_host(g)
-        if not hasattr(g, "shape") or np.asarray(g).dtype.kind not in "fiu":
-            raise TypeError(f"grads[{l}] must be an array of numbers, got {type(g).__name__}")
-        arrays.append(np.asarray(g, dtype=np.float64))
-    got = [a.shape for a in arrays]
-    if got != shapes and got != shapes[::-1]:  # reversed: graded, so that the mistake is named
-        l = next(l for l in range(L) if got[l] != shapes[l])
-        rows, cols = shapes[l]
-        hint = ""
-        if got[l] == (rows - 1, cols):
-            hint = ": it has no bias row (the last row of each dW is the bias's gradient, dz summed over the batch)"
-        elif got[l] == (cols, rows):
-            hint = ": it looks transposed"
-        raise ValueError(f"grads[{l}] has shape {got[l]}, but weights[{l}] has shape {shapes[l]}; each dW has "
-                         f"the shape of its weight matrix (D_l + 1, D_(l+1)), the bias as its last row{hint}")
-    return _stack(arrays)
-
-
-def _stack(arrays):
-    """Arrays (r_l, m_l) -> one (L, max r, max m) array, each padded with zeros."""
-    out = np.zeros((len(arrays), max(a.shape[0] for a in arrays), max(a.shape[1] for a in arrays)))
-    for l, a in enumerate(arrays):
-        out[l, : a.shape[0], : a.shape[1]] = a
-    return out
-
-
-def _unstack(G, shapes):
-    return [G[l, :r, :m] for l, (r, m) in enumerate(shapes)]
 
 
 def _mlp_activations(L):
@@ -450,14 +377,14 @@ def _mlp_case(rng, dims):
                for a, b in zip(sizes[:-1], sizes[1:])]
     x, dout = rng.normal(size=(N, sizes[0])), rng.normal(size=(N, sizes[-1]))
     shapes, activations = [W.shape for W in weights], _mlp_activations(len(weights))
-    G = _stack(weights)  # a copy: the central differences perturb G, never the learner's weights
-    targets = vjp_targets(lambda x, G: _mlp_forward(x, _unstack(G, shapes), activations)[0], {"x": x, "G": G}, dout)
+    G = stack(weights)  # a copy: the central differences perturb G, never the learner's weights
+    targets = vjp_targets(lambda x, G: _mlp_forward(x, unstack(G, shapes), activations)[0], {"x": x, "G": G}, dout)
     _, caches = _mlp_forward(x, weights, activations)
     dx, grads = _mlp_backward(dout, caches)
     return Case(
         args=(x, weights, dout),
         targets={"dx": targets["x"], "grads": targets["G"]},
-        reference={"dx": dx, "grads": _stack(grads)},
+        reference={"dx": dx, "grads": stack(grads)},
         label=f"N={N}, layer sizes {' -> '.join(str(s) for s in sizes)}",
         data={"x": x, "weights": weights, "dout": dout},
     )
@@ -501,7 +428,7 @@ def _mlp_with(c, derivative="a", bias="sum", stale_weights=False, output_tanh=Fa
         da = dz @ W[:-1].T
     if reverse:
         grads = grads[::-1]
-    return {"dx": sign * da, "grads": sign * _stack(grads)}
+    return {"dx": sign * da, "grads": sign * stack(grads)}
 
 
 def _grads_only(**mistake):
@@ -520,7 +447,7 @@ MLP_BACKWARD = Exercise(
     hidden_dims=_mlp_hidden_dims,
     shape_names={"dx": "(N, D), the shape of x",
                  "grads": "(L, R, M): grads[l] padded with zeros and stacked, entry (l, i, j) is grads[l][i, j]"},
-    mistakes=_told_apart(
+    mistakes=told_apart(
         Mistake("the tanh derivative is missing: going back through a hidden layer, dz = da * (1 - a**2), "
                 "with a = tanh(z) the layer's output", lambda c: _mlp_with(c, derivative="none")),
         Mistake("going back through layer l used the weights of the layer above (weights[l + 1]): the gradient "

@@ -1,0 +1,151 @@
+"""The lesson 7 widget and pictures: label noise, held-out accuracy and the confusion matrix, recomputed here."""
+import re
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import backprop_ref as bp
+from backprop_ref.widgets import ocr
+
+
+def _numbers(status):
+    """(noise, accuracy, right, of, labels right) read off the status line."""
+    m = re.match(r"noise = (\S+) \| held-out accuracy (\S+)% \((\d+) of (\d+)\), training labels right (\S+)%;", status)
+    assert m, status
+    return float(m[1]), float(m[2]) / 100, int(m[3]), int(m[4]), float(m[5]) / 100
+
+
+def _held_out_accuracy_by_hand(noise, seed=0):
+    """The widget's experiment written out: split, make labels random, train by SGD on mlp_loss, test."""
+    x, y = bp.data.digits()
+    x_train, x_test, y_train, y_test = bp.data.train_test_split(x, y, 0.2, 0)
+    rng = np.random.default_rng(seed)
+    y_noisy = y_train.copy()
+    picked = rng.choice(len(y_train), size=round(noise * len(y_train)), replace=False)
+    y_noisy[picked] = rng.integers(0, 10, size=len(picked))
+    rng = np.random.default_rng(seed)  # training draws from a generator of its own
+    weights = bp.init_mlp([64, 32, 10], rng)
+    for _ in range(10):
+        order = rng.permutation(len(y_train))
+        for start in range(0, len(y_train), 32):
+            b = order[start : start + 32]
+            _, grads = bp.mlp_loss(weights, x_train[b], y_noisy[b], ["tanh", "identity"])
+            for W, dW in zip(weights, grads):
+                W -= 0.1 * dW
+    predicted = bp.mlp_forward(x_test, weights, ["tanh", "identity"])[0].argmax(axis=1)
+    return float((predicted == y_test).mean()), float((y_noisy == y_train).mean())
+
+
+def my_classifier_grads(x, y, weights):
+    """A learner's own gradient (not the reference's code)."""
+    a1 = np.tanh(x @ weights[0][:-1] + weights[0][-1])
+    logits = a1 @ weights[1][:-1] + weights[1][-1]
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz2 = (p - np.eye(10)[y]) / len(y)
+    dz1 = dz2 @ weights[1][:-1].T * (1 - a1**2)
+    return [np.vstack([x.T @ dz1, dz1.sum(axis=0)]), np.vstack([a1.T @ dz2, dz2.sum(axis=0)])]
+
+
+def test_the_first_control_is_the_noise_slider():
+    w = ocr.label_noise_explorer()
+    slider = next(iter(w.controls.values()))
+    assert isinstance(slider, widgets.FloatSlider) and (slider.min, slider.max, slider.step) == (0.0, 0.9, 0.1)
+    assert "bp-ocr-noise" in w._dom_classes and "bp-widget" in w._dom_classes
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3, 0.8])
+def test_the_status_gives_the_held_out_accuracy_of_a_network_trained_on_noisy_labels(noise):
+    w = ocr.label_noise_explorer()
+    w.controls["noise"].value = noise
+    shown, accuracy, right, of, labels_right = _numbers(w.status.value)
+    expected_accuracy, expected_labels_right = _held_out_accuracy_by_hand(noise)
+    assert shown == noise and of == 359 and right == round(expected_accuracy * 359)
+    assert accuracy == pytest.approx(expected_accuracy, abs=5e-4)
+    assert labels_right == pytest.approx(expected_labels_right, abs=5e-4)
+    assert abs(labels_right - (1 - 0.9 * noise)) < 0.03  # a random label is right 1 time in 10
+    assert "using the reference classifier_grads" in w.status.value
+
+
+def test_noise_costs_accuracy_but_the_network_beats_its_labels():
+    w = ocr.label_noise_explorer()
+    clean = _numbers(w.status.value)[1]
+    w.controls["noise"].value = 0.5
+    _, half, _, _, labels_right = _numbers(w.status.value)
+    w.controls["noise"].value = 0.9
+    _, most, _, _, _ = _numbers(w.status.value)
+    assert clean > 0.93 and half > labels_right + 0.2 and most < half
+
+
+def test_each_noise_level_is_trained_once():
+    calls = []
+
+    def counting(x, y, weights):
+        calls.append(1)
+        return ocr.reference_classifier_grads(x, y, weights)
+
+    w = ocr.label_noise_explorer(counting)
+    w.controls["noise"].value = 0.2
+    first = len(calls)
+    w.controls["noise"].value = 0.0
+    w.controls["noise"].value = 0.2
+    assert len(calls) == first and first > 0
+
+
+def test_the_learners_gradient_is_used_and_said_so():
+    w = ocr.label_noise_explorer(my_classifier_grads)
+    assert "using your classifier_grads" in w.status.value
+    assert _numbers(w.status.value)[1] == pytest.approx(_held_out_accuracy_by_hand(0.0)[0], abs=5e-4)
+
+
+def test_a_wrong_gradient_shows_in_the_accuracy():
+    w = ocr.label_noise_explorer(lambda x, y, weights: [-g for g in my_classifier_grads(x, y, weights)])
+    assert _numbers(w.status.value)[1] < 0.5
+
+
+def test_an_unwritten_gradient_falls_back_to_the_reference():
+    def classifier_grads(x, y, weights):
+        raise NotImplementedError()
+
+    w = ocr.label_noise_explorer(classifier_grads)
+    assert "using the reference classifier_grads: write yours above" in w.status.value
+    assert _numbers(w.status.value)[1] == pytest.approx(_held_out_accuracy_by_hand(0.0)[0], abs=5e-4)
+
+
+def test_noisy_labels_replace_the_asked_fraction():
+    y = np.arange(1000) % 10
+    noisy = ocr.noisy_labels(y, 0.3, np.random.default_rng(0))
+    assert noisy.shape == y.shape and np.array_equal(ocr.noisy_labels(y, 0.0, np.random.default_rng(0)), y)
+    assert 0.3 * 0.8 < (noisy != y).mean() < 0.3 * 1.0 and set(noisy) <= set(range(10))
+
+
+def test_the_confusion_matrix_counts_true_against_predicted():
+    y = np.array([0, 1, 1, 2, 2, 2])
+    predicted = np.array([0, 2, 1, 2, 0, 2])
+    counts = ocr.confusion_matrix(y, predicted, classes=3)
+    assert counts.tolist() == [[1, 0, 0], [0, 1, 1], [1, 0, 2]]
+    assert counts.sum() == len(y) and np.trace(counts) == (y == predicted).sum()
+
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.get_axes() for t in ax.texts] + [ax.get_title() for ax in fig.get_axes()]
+
+
+def test_the_pictures_show_the_misclassified_digits():
+    x, y = bp.data.digits()
+    predicted = y.copy()
+    predicted[[3, 10, 20]] = (y[[3, 10, 20]] + 1) % 10
+    fig = ocr.show_errors(x, y, predicted)
+    texts = _texts(fig)
+    assert f"true {y[3]}\nsaid {predicted[3]}" in texts and f"3 of {len(y)} held-out digits wrong" in texts
+    assert sum(t.startswith("true") for t in texts) == 3
+    assert "1" in texts  # the confusion matrix writes in its off-diagonal counts
+    plt.close(fig)
+    fig = ocr.show_errors(x, y, y)
+    assert sum(t.startswith("true") for t in _texts(fig)) == 0
+    plt.close(fig)
+    fig = ocr.show_digits(x, y, count=12, cols=6)
+    assert _texts(fig)[:12] == [str(v) for v in y[:12]]
+    plt.close(fig)
