@@ -6,6 +6,27 @@ The course root is the repository: solutions/ is nbgrader's source, exercises/ i
 """
 import os
 
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+
+class LetRunAllPassUnwrittenAnswers(NbGraderPreprocessor):
+    """Tag the learner copies' graded test cells "raises-exception".
+
+    Until an answer is written its check fails, and JupyterLab's Run All would stop there, leaving
+    every widget below it undrawn. With the tag, Run All goes on (grading is unchanged: nbgrader
+    scores a test cell by its error output). The solutions never get the tag: it would hide a broken
+    answer from nbval.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if nbgrader.get("grade") and not nbgrader.get("solution"):
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
+        return cell, resources
+
+
 here = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -20,6 +41,7 @@ c.CourseDirectory.feedback_directory = "course/feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
 c.Exchange.root = os.path.join(here, "exchange")  # a shared folder on a multi-user hub
 
+c.GenerateAssignment.preprocessors.append(LetRunAllPassUnwrittenAnswers)
 # Every check finishes in seconds; a cell still running after a minute is a learner's endless loop.
 c.Execute.timeout = 60
 # A deleted test cell is put back and graded, instead of silently leaving its points ungraded.
