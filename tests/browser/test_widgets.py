@@ -34,7 +34,7 @@ class Move:
     index: int  # which .bp-widget on the page, in order
     key: str  # the key pressed ("ArrowRight" or "ArrowLeft")
     presses: int
-    before: object  # conftest.WidgetState: status, settings, numbers, image, readouts
+    before: object  # lab_driver.WidgetState: status, settings, numbers, image, readouts
     after: object
 
 

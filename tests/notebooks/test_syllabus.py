@@ -27,6 +27,9 @@ def test_syllabus_links_every_lesson_in_order_with_its_points(name, text, folder
     for (number, title, link, minutes, points), path in zip(rows, lessons):
         assert int(number) == int(path.parent.name[:2]), f"{name}: {title} is numbered {number}"
         assert int(points) == points_of(path), f"{name}: {title} is listed with {points} points; its test cells give {points_of(path)}"
+        heading = read(path).cells[0].source
+        assert heading.startswith(f"# {int(number)}. {title}") and f"*About {minutes} minutes.*" in heading, \
+            f"{name}: {title}, {minutes} min, but the lesson's title cell says {heading.splitlines()[:3]}"
     total = TOTAL.search(text)
     assert total, f"{name}: no total row (| | **Part 1** | **M min** | **P** |)"
     assert int(total.group(1)) == sum(int(r[3]) for r in rows), f"{name}: the total time is not the sum of the lessons'"
