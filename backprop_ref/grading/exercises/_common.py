@@ -112,3 +112,14 @@ def stack(arrays):
 
 def unstack(G, shapes):
     return [G[l, :r, :m] for l, (r, m) in enumerate(shapes)]
+
+
+def mlp_activations(L):
+    """The course's networks of L layers: tanh on every hidden layer, identity on the output."""
+    return ["tanh"] * (L - 1) + ["identity"]
+
+
+def random_mlp_weights(rng, sizes):
+    """Weights for layer sizes [D, ..., C], bias rows last, scaled so tanh units neither saturate nor vanish."""
+    return [np.vstack([1.2 * rng.normal(size=(a, b)) / np.sqrt(a), 0.5 * rng.normal(size=(1, b))])
+            for a, b in zip(sizes[:-1], sizes[1:])]

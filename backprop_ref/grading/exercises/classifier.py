@@ -11,7 +11,7 @@ from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
 from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part
-from ._common import learner_grads, stack, told_apart, unstack
+from ._common import learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack
 
 # ---------------------------------------------------------------------------------------------
 # classifier_grads(x, y, weights) -> grads: the gradient of L = softmax cross-entropy (mean over the batch) of
@@ -42,17 +42,12 @@ def split_grads(implementation):
     return split
 
 
-def _activations(L):
-    return ["tanh"] * (L - 1) + ["identity"]
-
-
 def _classifier_case(rng, dims):
     N, sizes = dims["N"], dims["sizes"]
     C = sizes[-1]
-    weights = [np.vstack([1.2 * rng.normal(size=(a, b)) / np.sqrt(a), 0.5 * rng.normal(size=(1, b))])
-               for a, b in zip(sizes[:-1], sizes[1:])]
+    weights = random_mlp_weights(rng, sizes)
     x, y = rng.normal(size=(N, sizes[0])), rng.integers(0, C, size=N)
-    shapes, activations = [W.shape for W in weights], _activations(len(weights))
+    shapes, activations = [W.shape for W in weights], mlp_activations(len(weights))
     W_out, G = weights[-1].copy(), stack(weights[:-1])  # copies: central differences perturb these
 
     def loss():

@@ -19,7 +19,10 @@ from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
 from ..core import Case, Exercise, Gradient, Mistake, Part, Value
-from ._common import away_from_zero, awkward_dims, label, learner_grads, stack, told_apart, unstack, vjp_targets
+from ._common import (
+    away_from_zero, awkward_dims, label, learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack,
+    vjp_targets,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,16 +370,11 @@ def stack_grads(implementation):
     return stacked
 
 
-def _mlp_activations(L):
-    return ["tanh"] * (L - 1) + ["identity"]
-
-
 def _mlp_case(rng, dims):
     N, sizes = dims["N"], dims["sizes"]
-    weights = [np.vstack([1.2 * rng.normal(size=(a, b)) / np.sqrt(a), 0.5 * rng.normal(size=(1, b))])
-               for a, b in zip(sizes[:-1], sizes[1:])]
+    weights = random_mlp_weights(rng, sizes)
     x, dout = rng.normal(size=(N, sizes[0])), rng.normal(size=(N, sizes[-1]))
-    shapes, activations = [W.shape for W in weights], _mlp_activations(len(weights))
+    shapes, activations = [W.shape for W in weights], mlp_activations(len(weights))
     G = stack(weights)  # a copy: the central differences perturb G, never the learner's weights
     targets = vjp_targets(lambda x, G: _mlp_forward(x, unstack(G, shapes), activations)[0], {"x": x, "G": G}, dout)
     _, caches = _mlp_forward(x, weights, activations)

@@ -46,7 +46,7 @@ from ...rnn import rnn_forward as _rnn_forward
 from ...rnn import rnn_step_backward as _rnn_step_backward
 from ...rnn import rnn_step_forward as _rnn_step_forward
 from ..core import Case, Exercise, Gradient, Mistake, Part
-from ._common import awkward_dims, label, vjp_targets
+from ._common import awkward_dims, label, mlp_activations, random_mlp_weights, vjp_targets
 
 _FIXED_POINT_TOL = 1e-14  # how tightly the fixed point is relaxed for the verdict and the references
 
@@ -526,17 +526,12 @@ FIXED_POINT_BACKWARD = Exercise(
 # jacobian(x, weights) -> J (N, C, D) of an MLP: tanh hidden layers, identity output
 
 
-def _activations(weights):
-    return ["tanh"] * (len(weights) - 1) + ["identity"]
-
-
 def _jacobian_case(rng, dims):
     N, D, H, C, L = dims["N"], dims["D"], dims["H"], dims["C"], dims["L"]
     sizes = [D] + [H] * L + [C]
-    weights = [np.vstack([1.2 * rng.normal(size=(a, b)) / np.sqrt(a), 0.5 * rng.normal(size=(1, b))])
-               for a, b in zip(sizes[:-1], sizes[1:])]
+    weights = random_mlp_weights(rng, sizes)
     x = rng.normal(size=(N, D))
-    activations = _activations(weights)
+    activations = mlp_activations(len(weights))
     J = _mlp_jacobian(x, weights, activations)
     stacked = np.repeat(x[:, None, :], C, axis=1)  # X (N, C, D): the copy X[:, c] feeds output c only
     picks = np.eye(C)
