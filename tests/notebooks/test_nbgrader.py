@@ -29,7 +29,8 @@ def test_solution_passes_nbgrader_validate(path, tmp_path):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A course in a temporary folder: solutions/ as source, alice submits the solutions, bob the learner copies."""
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]  # nbgrader runs alembic
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])  # nbgrader runs alembic
     root = tmp_path_factory.mktemp("course")
     config = Config()
     config.CourseDirectory.root = str(root)
@@ -45,7 +46,8 @@ def course(tmp_path_factory):
     for assignment in sorted({assignment_of(p) for p in notebooks(SOLUTIONS)}):
         result = api.generate_assignment(assignment)
         assert result["success"], result.get("log", "") + result.get("error", "")
-    return api, root
+    yield api, root
+    patch.undo()
 
 
 # The first and the heaviest lesson in every run; all of them in the slow group (each takes ~10 s).
