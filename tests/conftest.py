@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -24,3 +25,14 @@ def xp(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261122)
+
+
+@pytest.fixture(scope="session")
+def bubblewrap():
+    """Tests of grading need the sandbox: they skip without bubblewrap, saying how to install it; with
+    BACKPROP_REQUIRE_SANDBOX=1 (CI) that is a failure instead, so it is never assumed tested when it was not."""
+    if shutil.which("bwrap") is None:
+        if os.environ.get("BACKPROP_REQUIRE_SANDBOX", "") not in ("", "0"):
+            pytest.fail("bwrap is not installed, and BACKPROP_REQUIRE_SANDBOX=1 requires it")
+        pytest.skip("grading runs learner code in bubblewrap's sandbox: `sudo apt-get install bubblewrap`; "
+                    "BACKPROP_REQUIRE_SANDBOX=1 turns this skip into a failure (CI)")

@@ -8,6 +8,7 @@ numpy.random.Generator or an int seed, so one seed gives the same data on every 
     two_spirals(n, noise, rng)    x (2n, 2)       y (2n,)      two interleaved spiral arms
     sine_sequences(n, T, rng)     x (n, T, 1)     y (n, T, 1)  predict the next value of a sine wave
     digits()                      x (1797, 64)    y (1797,)    8x8 images of handwritten digits 0..9
+    digits_for_grading()          the digits split into public ones and the fifth held out for grading
 
 Nothing is downloaded: the digits ship inside the package (see LICENSE-digits.txt).
 """
@@ -129,6 +130,32 @@ def digits(backend=None):
     """
     table = _digits_table()
     return _place(backend, table[:, :64] / 16.0, table[:, 64].astype(np.int64))
+
+
+HELD_OUT_FRACTION = 0.2  # of each digit's examples, held out for grading fit_digits
+_HELD_OUT_SEED = 1998  # fixed: the same digits are held out on every machine
+
+
+def held_out(y):
+    """The held-out digits of digits(): a bool mask over its 1797 labels y, a fifth of each class."""
+    rng = np.random.default_rng(_HELD_OUT_SEED)
+    mask = np.zeros(len(y), dtype=bool)
+    for label in range(10):
+        where = np.flatnonzero(y == label)
+        mask[rng.choice(where, size=round(HELD_OUT_FRACTION * len(where)), replace=False)] = True
+    return mask
+
+
+def digits_for_grading():
+    """The digits split for grading fit_digits: x_public, y_public, x_held_out, y_held_out (NumPy).
+
+    The held-out fifth (``held_out``) is in this package but not in the learner edition of it, which is
+    all that the grader's sandbox can read (backprop_ref.sandbox): no learner code can look up the label
+    of a digit it is graded on.
+    """
+    x, y = digits(backend="numpy")
+    mask = held_out(y)
+    return x[~mask], y[~mask], x[mask], y[mask]
 
 
 def train_test_split(x, y, test_fraction, rng):

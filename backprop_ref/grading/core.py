@@ -24,23 +24,24 @@ A part (of the exercise's points) passes when every output it grades matches on 
 When a part fails, the learner's output is compared with known wrong answers (Mistakes) and
 the message names the likely cause.
 """
+import contextlib
+import contextvars
 import math
 import signal
-import sysconfig
 import threading
-import traceback
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._guard import DelegationError, _learner_code_running
+from .._tracebacks import learner_location
 from ..backend import get_backend, to_host
 
 # private references: a learner rebinding numpy's names later changes none of these
 _asarray, _abs, _max, _argmax, _unravel, _isfinite = np.asarray, np.abs, np.max, np.argmax, np.unravel_index, np.isfinite
 _float64, _sqrt, _dot = np.float64, math.sqrt, np.dot
 
-_STDLIB = sysconfig.get_paths()["stdlib"]
 COORDINATE_LIMIT = 400
 DIRECTIONS = 4
 RTOL = 1e-4  # relative tolerance of a verdict
@@ -52,6 +53,11 @@ class GradingTimeout(BaseException):
     """A learner's function ran longer than the time a check allows it.
 
     A BaseException, like KeyboardInterrupt, so that a learner's `except Exception:` does not swallow it."""
+
+
+class LearnerProcessEnded(Exception):
+    """The process running the learner's code (the grader's sandbox) ended while it ran: os._exit, a signal,
+    running out of memory or CPU time. The message says what is known, e.g. "ended the process (exit status 3)"."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +230,11 @@ def _judge_score(name, yours, target, case):
     return OutputVerdict(name, passed, note=note, yours=value, expected=target.threshold, source="the threshold")
 
 
+def type_name(value):
+    """The name of a value's type, for messages; a value the sandbox could only describe keeps its own type's name."""
+    return getattr(value, "type_name", None) or type(value).__name__
+
+
 def _as_float_array(value):
     host = to_host(value)
     if not hasattr(host, "shape") and not isinstance(host, (int, float)):
@@ -238,32 +249,40 @@ def _as_float_array(value):
 # Running the learner's code.
 
 
-def _library_file(filename):
-    """The grader's own files, and installed libraries (numpy): not where a learner's bug is."""
-    return "backprop_ref" in filename or "site-packages" in filename or filename.startswith(_STDLIB)
+_deadline = contextvars.ContextVar("learner_deadline", default=None)
+_elsewhere = contextvars.ContextVar("learner_code_elsewhere", default=False)
 
 
-def _learner_location(exc):
-    """The last line of the traceback that is not the grader's own code."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _library_file(f.filename)]
-    if not frames:
-        return ""
-    f = frames[-1]
-    where = "your code" if f.filename.startswith("<") or "ipykernel" in f.filename else f.filename
-    return f" (in {f.name}, {where}, line {f.lineno}: {(f.line or '').strip()})"
+def learner_deadline():
+    """When the learner's code that a check is running must be done (a time.monotonic() value), or None."""
+    return _deadline.get()
+
+
+@contextlib.contextmanager
+def learner_code_elsewhere():
+    """Within the block, the learner's functions run in another process (the grader's sandbox), which
+    keeps to learner_deadline() itself: no SIGALRM here, where only the grader's code runs."""
+    token = _elsewhere.set(True)
+    try:
+        yield
+    finally:
+        _elsewhere.reset(token)
 
 
 class _time_limit:
-    """Raise GradingTimeout in the learner's code after ``seconds`` (main thread on Unix only)."""
+    """``seconds`` for the learner's code: a deadline, and, when that code runs in this process, GradingTimeout
+    raised in it by SIGALRM when the time is up (main thread on Unix only)."""
 
     def __init__(self, seconds):
         self.seconds = seconds
-        self.active = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        self.active = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+                       and not _elsewhere.get())
 
     def _expire(self, signum, frame):
         raise GradingTimeout()
 
     def __enter__(self):
+        self.token = _deadline.set(time.monotonic() + self.seconds)
         if self.active:
             self.previous = signal.signal(signal.SIGALRM, self._expire)
             signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.25)  # and again every 0.25 s if caught
@@ -272,6 +291,7 @@ class _time_limit:
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
+        _deadline.reset(self.token)
 
 
 def _copy_args(args):
@@ -307,8 +327,12 @@ def run_learner(exercise, implementation, case):
         return None, f"{exercise.id} is not written yet: replace `raise NotImplementedError` with your code"
     except DelegationError as e:
         return None, str(e)
-    except Exception as e:  # the learner's code raised: say what, and where
-        return None, f"{exercise.id} raised {type(e).__name__}: {e}{_learner_location(e)} on inputs with {case.label}"
+    except LearnerProcessEnded as e:
+        return None, f"{exercise.id} {e}, on inputs with {case.label}"
+    except Exception as e:  # the learner's code raised: say what, and where (a sandbox says where itself)
+        where = getattr(e, "where", None)
+        where = learner_location(e) if where is None else where
+        return None, f"{exercise.id} raised {type(e).__name__}: {e}{where} on inputs with {case.label}"
     finally:
         _learner_code_running[0] -= 1
     return _unpack(exercise, returned, case)
@@ -321,7 +345,7 @@ def _unpack(exercise, returned, case):
     elif returned is None:
         return None, f"{exercise.id} returned None: did you forget `return {', '.join(names)}`?"
     elif not isinstance(returned, (tuple, list)) or len(returned) != len(names):
-        got = f"{len(returned)} values" if isinstance(returned, (tuple, list)) else f"one {type(returned).__name__}"
+        got = f"{len(returned)} values" if isinstance(returned, (tuple, list)) else f"one {type_name(returned)}"
         return None, f"{exercise.id} must return {len(names)} values ({', '.join(names)}); yours returned {got}"
     outputs = {}
     for name, value in zip(names, returned):
@@ -329,7 +353,7 @@ def _unpack(exercise, returned, case):
             return None, f"{exercise.id} returned None for {name}: did you forget `return`?"
         array = _as_float_array(value)
         if array is None:
-            return None, f"{exercise.id}: {name} must be an array of numbers, got {type(value).__name__}"
+            return None, f"{exercise.id}: {name} must be an array of numbers, got {type_name(value)}"
         outputs[name] = array
     return outputs, ""
 

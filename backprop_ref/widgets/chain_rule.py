@@ -9,6 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.patches import Circle
 
+from .._guard import answer_key
 from ..activations import sigmoid_forward
 from ._base import Explorer
 
@@ -18,6 +19,7 @@ def graph_forward(x, y, z):
     return sigmoid_forward(np.asarray(x * y + z, dtype=np.float64))[0] * x
 
 
+@answer_key
 def graph_backward_reference(x, y, z, dout):
     """(dx, dy, dz) of sum(f * dout), elementwise; every array the shape of x."""
     s = sigmoid_forward(np.asarray(x * y + z, dtype=np.float64))[0]
@@ -25,6 +27,7 @@ def graph_backward_reference(x, y, z, dout):
     return dq * y + dout * s, dq * x, dq  # dx: the path through q plus the direct one
 
 
+@answer_key
 def graph_values(x, y, z):
     """Every node's forward value, every edge's local gradient, and every node's df/dnode, for numbers x, y, z.
 

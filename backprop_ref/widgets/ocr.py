@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import data
+from .._guard import answer_key
 from ..backend import array_namespace, to_host
 from ..mlp import init_mlp, mlp_forward, mlp_loss
 from ._base import Explorer, learner_or_reference
@@ -26,6 +27,7 @@ def _activations(weights):
     return ["tanh"] * (len(weights) - 1) + ["identity"]
 
 
+@answer_key
 def reference_classifier_grads(x, y, weights):
     """The reference for the lesson's exercise: the gradient of softmax cross-entropy of the MLP's logits."""
     return mlp_loss(weights, x, y, _activations(weights))[1]

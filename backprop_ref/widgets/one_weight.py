@@ -6,6 +6,7 @@ parabola in w, with slope dE/dw = (1/N) * sum((w * x - t) * x).
 import ipywidgets as widgets
 import numpy as np
 
+from .._guard import answer_key
 from ..backend import to_host
 from ._base import Explorer, learner_or_reference
 
@@ -25,6 +26,7 @@ def error(w, x, t):
     return 0.5 * np.mean((w * x - t) ** 2, axis=-1)
 
 
+@answer_key
 def derivative(w, x, t):
     """dE/dw = (1/N) * sum((w * x - t) * x)."""
     return float(np.mean((w * x - t) * x))
@@ -98,6 +100,7 @@ def error_explorer(N=12, seed=0):
 # Gradient descent down the error curve
 
 
+@answer_key
 def reference_gradient_descent(w, x, t, lr, steps):
     """ws: (steps + 1,), ws[0] = w, then w = w - lr * dE/dw, steps times."""
     ws = [float(w)]

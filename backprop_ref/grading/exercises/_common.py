@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from ...backend import to_host
-from ..core import Gradient, Mistake, _same
+from ..core import Gradient, Mistake, _same, type_name
 
 
 def awkward_dims(rng, names, extra=2, high=6):
@@ -78,7 +78,7 @@ def learner_grads(grads, shapes):
     L = len(shapes)
     if not isinstance(grads, (list, tuple)):
         raise TypeError(f"grads must be a list of arrays, one dW per layer, first layer first ({L} here), "
-                        f"got {type(grads).__name__}")
+                        f"got {type_name(grads)}")
     if len(grads) != L:
         raise ValueError(f"grads holds {len(grads)} arrays, but the network has {L} layers: return one dW per "
                          f"weight matrix, first layer first")
@@ -86,7 +86,7 @@ def learner_grads(grads, shapes):
     for l, g in enumerate(grads):
         g = to_host(g)
         if not hasattr(g, "shape") or np.asarray(g).dtype.kind not in "fiu":
-            raise TypeError(f"grads[{l}] must be an array of numbers, got {type(g).__name__}")
+            raise TypeError(f"grads[{l}] must be an array of numbers, got {type_name(g)}")
         arrays.append(np.asarray(g, dtype=np.float64))
     got = [a.shape for a in arrays]
     if got != shapes and got != shapes[::-1]:  # reversed: graded, so that the mistake is named

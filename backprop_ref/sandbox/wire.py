@@ -1,0 +1,182 @@
+"""What passes the door between the grader and the sandbox: plain data, never code.
+
+A message is a JSON object, sent as its length (8 bytes, big-endian) and its UTF-8 text. Values are
+JSON's own (None, bool, int, float, str, list) or tagged objects:
+
+    {"$array": [dtype, shape, base64]}   a NumPy array of booleans or numbers (no objects, no strings)
+    {"$tuple": [...]}                    a tuple
+    {"$dict": [[key, value], ...]}       a dict with str or int keys
+    {"$callable": [handle, name]}        a function that stays on its own side; calls go back through the door
+    {"$object": [type name, repr]}       anything else, described and never rebuilt
+
+Decoding builds only these, so whatever the learner's code sends, the grader gets numbers and text,
+never an object whose methods could run in the grader.
+"""
+import base64
+import json
+import math
+import os
+import select
+import struct
+import time
+
+import numpy as np
+
+MAX_MESSAGE = 256 * 2**20  # bytes: the largest message either side accepts
+_DTYPES = {np.dtype(t).str: np.dtype(t) for t in
+           ("?", "i1", "<i2", "<i4", "<i8", "u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8", "<c8", "<c16")}
+_HEADER = struct.Struct(">Q")
+
+
+class WireError(Exception):
+    """A message that is not what the door lets through: malformed, too big, or cut off."""
+
+
+class ChannelClosed(WireError):
+    """The other side closed its end (the sandbox's process ended)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Values.
+
+
+def encode(value, export=None, depth=0):
+    """``value`` as JSON-ready data; ``export(fn) -> handle`` names a callable for the other side
+    (without it a callable is described as an $object)."""
+    if depth > 64:
+        return {"$object": ["nesting", "nested more than 64 levels deep"]}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, (np.ndarray, np.generic)) and _wire_dtype(value.dtype) is not None:
+        array = np.asarray(value, dtype=_wire_dtype(value.dtype))  # tobytes() writes C order whatever the strides
+        return {"$array": [array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode("ascii")]}
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v, export, depth + 1) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, export, depth + 1) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
+        return {"$dict": [[k, encode(v, export, depth + 1)] for k, v in value.items()]}
+    if callable(value) and export is not None:
+        return {"$callable": [export(value), str(getattr(value, "__name__", "function"))[:100]]}
+    return {"$object": [type(value).__name__[:100], _short_repr(value)]}
+
+
+def _wire_dtype(dtype):
+    """The little-endian form of a numeric or boolean dtype; None for anything else (objects, strings, records)."""
+    little = dtype.newbyteorder("<") if dtype.byteorder == ">" else dtype
+    return little if little.str in _DTYPES else None
+
+
+def _short_repr(value):
+    try:
+        return repr(value)[:200]
+    except Exception:  # a repr that raises is the object's own business
+        return "(no repr)"
+
+
+def decode(data, remote=None):
+    """The value that ``encode`` described; ``remote(handle, name)`` stands in for the other side's callables."""
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    if isinstance(data, list):
+        return [decode(v, remote) for v in data]
+    if not isinstance(data, dict) or len(data) != 1:
+        raise WireError(f"not a value: {_short_repr(data)}")
+    (tag, body), = data.items()
+    if tag == "$array":
+        return _decode_array(body)
+    if tag == "$tuple" and isinstance(body, list):
+        return tuple(decode(v, remote) for v in body)
+    if tag == "$dict" and isinstance(body, list):
+        pairs = []
+        for pair in body:
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int))):
+                raise WireError("a $dict holds [key, value] pairs with str or int keys")
+            pairs.append((pair[0], decode(pair[1], remote)))
+        return dict(pairs)
+    if tag == "$callable" and _is_pair(body, int, str):
+        if remote is None:
+            raise WireError("a callable where none may be sent")
+        return remote(*body)
+    if tag == "$object" and _is_pair(body, str, str):
+        return Described(*body)
+    raise WireError(f"unknown tag {tag[:40]!r}")
+
+
+def _is_pair(body, first, second):
+    return isinstance(body, list) and len(body) == 2 and isinstance(body[0], first) and isinstance(body[1], second)
+
+
+def _decode_array(body):
+    if not (isinstance(body, list) and len(body) == 3 and body[0] in _DTYPES and isinstance(body[1], list)
+            and all(isinstance(n, int) and n >= 0 for n in body[1]) and isinstance(body[2], str)):
+        raise WireError("an $array is [dtype, shape, base64] with a numeric dtype")
+    dtype, shape = _DTYPES[body[0]], tuple(body[1])
+    raw = base64.b64decode(body[2], validate=True)
+    if len(raw) != math.prod(shape) * dtype.itemsize:
+        raise WireError(f"an $array of shape {shape} and dtype {dtype} needs {math.prod(shape) * dtype.itemsize} bytes, got {len(raw)}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+class Described:
+    """Something the other side returned that is not plain data: only its type's name and its repr."""
+
+    def __init__(self, type_name, text):
+        self.type_name, self.text = type_name, text
+
+    def __repr__(self):
+        return f"<{self.type_name}: {self.text}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages over a pair of pipes.
+
+
+class Channel:
+    """Length-prefixed JSON messages over two file descriptors; ``receive`` can wait with a deadline."""
+
+    def __init__(self, read_fd, write_fd):
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self._buffer = bytearray()
+
+    def send(self, message):
+        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        if len(body) > MAX_MESSAGE:
+            raise WireError(f"a message of {len(body)} bytes is over the limit of {MAX_MESSAGE}")
+        data = memoryview(_HEADER.pack(len(body)) + body)
+        while data:
+            try:
+                written = os.write(self.write_fd, data)
+            except (BrokenPipeError, OSError) as e:
+                raise ChannelClosed(str(e)) from None
+            data = data[written:]
+
+    def receive(self, deadline=None):
+        """The next message (a dict); TimeoutError if it has not come by ``deadline`` (time.monotonic())."""
+        size = _HEADER.unpack(self._read(_HEADER.size, deadline))[0]
+        if size > MAX_MESSAGE:
+            raise WireError(f"a message of {size} bytes is over the limit of {MAX_MESSAGE}")
+        try:
+            message = json.loads(self._read(size, deadline))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise WireError(f"a message that is not JSON: {e}") from None
+        if not isinstance(message, dict):
+            raise WireError("a message must be a JSON object")
+        return message
+
+    def _read(self, n, deadline):
+        while len(self._buffer) < n:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
+                    raise TimeoutError()
+            chunk = os.read(self.read_fd, max(n - len(self._buffer), 1 << 16))
+            if not chunk:
+                raise ChannelClosed("the other side closed the channel")
+            self._buffer += chunk
+        data, self._buffer = bytes(self._buffer[:n]), self._buffer[n:]
+        return data
