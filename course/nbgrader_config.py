@@ -8,6 +8,12 @@ import os
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+from backprop_ref.grading import autograde
+from backprop_ref.instructor.feedback import OfflineFeedbackExporter
+
 
 class LetRunAllPassUnwrittenAnswers(NbGraderPreprocessor):
     """Tag the learner copies' graded test cells "raises-exception".
@@ -44,5 +50,13 @@ c.Exchange.root = os.path.join(here, "exchange")  # a shared folder on a multi-u
 c.GenerateAssignment.preprocessors.append(LetRunAllPassUnwrittenAnswers)
 # Every check finishes in seconds; a cell still running after a minute is a learner's endless loop.
 c.Execute.timeout = 60
+
+# Grading takes the trusted path, however it is started (nbgrader autograde, the formgrader's button,
+# backprop-course grade): the learner's cells run in a sandbox, the test cells and verdicts in the grader.
+c.Autograde.sanitize_preprocessors, c.Autograde.autograde_preprocessors = autograde.pipeline()
+c.SandboxedExecute.timeout = 60  # hidden checks' seeds come from grading.key, made beside the gradebook (gitignored)
 # A deleted test cell is put back and graded, instead of silently leaving its points ungraded.
 c.OverwriteCells.add_missing_cells = True
+# Feedback (backprop-course feedback, or the formgrader's button) shows no hidden test and loads nothing online.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]
+c.GenerateFeedback.exporter_class = OfflineFeedbackExporter

@@ -275,7 +275,7 @@ def test_fit_digits_reports_the_accuracy_reached_and_the_bar():
     assert failed.score == 0
     text = str(failed)
     assert "accuracy_80 needs at least 80.0%" in text and "accuracy_92 needs at least 92.0%" in text, text
-    assert "of split" in text and "seed=" in text, text
+    assert "held-out digits" in text and "seed=" in text, text
 
 
 def _one_nearest_neighbour_eighth_wrong(x_train, y_train, seed):
@@ -322,10 +322,31 @@ def test_a_slow_fit_is_stopped(monkeypatch):
     assert not result.passed and "did not finish within 0.3 s" in str(result)
 
 
-def test_the_hidden_check_splits_the_digits_afresh():
+def test_the_check_trains_on_public_digits_and_judges_on_held_out_ones():
     a, b = (classifier.DIGITS_ACCURACY.make_case(np.random.default_rng(s), {}) for s in (1, 2))
-    assert a.args[0].shape == (1438, 64) and a.args[3].shape == (359, 64)
-    assert not np.array_equal(a.data["y_test"], b.data["y_test"]) and a.label != b.label
+    x_public, _, x_held_out, y_held_out = bp.data.digits_for_grading()
+    assert a.args[0].shape == (1294, 64) and a.args[3].shape == (359, 64)
+    np.testing.assert_array_equal(a.args[3], x_held_out)
+    np.testing.assert_array_equal(a.data["y_test"], y_held_out)
+    public = {row.tobytes() for row in x_public}
+    assert all(row.tobytes() in public for row in a.args[0]), "a training digit is not a public one"
+    assert not np.array_equal(a.args[0], b.args[0]) and a.label != b.label
+
+
+def _memorised(x_train, y_train, seed):
+    """Ignores its training data: the answers it brings along are the digits' true labels (as if learned
+    elsewhere, or looked up)."""
+    x, y = bp.data.digits()
+    table = {row.tobytes(): label for row, label in zip(x, y)}
+    return lambda images: np.array([table[row.tobytes()] for row in images])
+
+
+def test_a_fit_that_ignores_its_training_data_fails_the_hidden_check():
+    visible = grade("fit_digits", _memorised)
+    assert visible.passed  # the visible check cannot tell: the labels are the true ones
+    hidden = grade("fit_digits", _memorised, hidden=True, seed=3)
+    assert hidden.score == 0 and "labels renamed" in str(hidden), str(hidden)
+    assert grade("fit_digits", fit_sgd, hidden=True, seed=3).passed
 
 
 def test_an_at_least_target_passes_at_the_bar_and_fails_below_it():

@@ -1,6 +1,8 @@
-"""nbgrader's own view: every solution validates, and autograding gives full marks to the solutions
-and zero (without crashing) to an untouched learner copy. (How long autograde takes per notebook is
-measured by benchmarks/bench_autograde.py, not asserted here: these machines are shared and noisy.)"""
+"""nbgrader's own view: every solution validates, and `nbgrader autograde` with the course's configuration
+(the trusted path: learner cells in the sandbox, verdicts in the grader) gives full marks to the solutions
+and zero (without crashing) to an untouched learner copy. (How long grading takes per notebook is
+measured by benchmarks/bench_grading.py, not asserted here: these machines are shared and noisy.)"""
+import json
 import os
 import shutil
 import sys
@@ -9,8 +11,8 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.validator import Validator
-from traitlets.config import Config
 
+from backprop_ref.instructor.course import Course
 from course_notebooks import EXERCISES, SOLUTIONS, assignment_of, notebooks
 
 # nbgrader 0.9 with SQLAlchemy 2.1 warns on every autograde (the scores are still right); the suite
@@ -32,11 +34,12 @@ def course(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])  # nbgrader runs alembic
     root = tmp_path_factory.mktemp("course")
-    config = Config()
+    config = Course().config  # the course's own nbgrader configuration, folders moved into root
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.source_directory = str(SOLUTIONS)
     config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
-    config.Execute.timeout = 60
+    for name in ("release", "submitted", "autograded", "feedback"):
+        setattr(config.CourseDirectory, f"{name}_directory", name)
     api = NbGraderAPI(config=config)
     for student, folder in (("alice", SOLUTIONS), ("bob", EXERCISES)):
         for path in notebooks(folder):
@@ -70,3 +73,21 @@ def test_autograde(course, assignment, student, full_marks):
         assert score == max_score, f"the solution of {assignment} scored {score} of {max_score} under autograde"
     else:
         assert score == 0, f"an untouched learner copy of {assignment} scored {score} of {max_score}"
+
+
+def test_plain_nbgrader_autograde_takes_the_trusted_path(course):
+    """`nbgrader autograde` itself, with the course's configuration: the cheat that once scored a blank
+    notebook 4/4 (an IPython hook turning every later cell into `pass`) scores 0, and says why."""
+    api, root = course
+    cheat = json.loads((EXERCISES / "01_one_weight" / "one_weight.ipynb").read_text())
+    answer = next(c for c in cheat["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "one_weight_grad")
+    answer["source"] += "\nget_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+    target = root / "submitted" / "mallory" / "01_one_weight"
+    target.mkdir(parents=True)
+    (target / "one_weight.ipynb").write_text(json.dumps(cheat))
+    result = api.autograde("01_one_weight", "mallory")
+    assert result["success"], result.get("log", "")[-3000:]
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_submission("01_one_weight", "mallory").score == 0
+    graded = (root / "autograded" / "mallory" / "01_one_weight" / "one_weight.ipynb").read_text()
+    assert "is not written yet" in graded

@@ -5,12 +5,11 @@ import numpy as np
 
 from ...activations import softmax as _softmax
 from ...backend import to_host as _to_host
-from ...data import digits as _digits
-from ...data import train_test_split as _train_test_split
+from ...data import digits_for_grading as _digits_for_grading
 from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
-from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part
+from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part, type_name
 from ._common import learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +182,6 @@ CLASSIFIER_GRADS = Exercise(
 # digits; predict(x) -> labels on the held-out part must reach an accuracy. The bars are parts of the points.
 
 BARS = (("accuracy_80", 0.80), ("accuracy_92", 0.92))
-TEST_FRACTION = 0.2
 
 
 def fit_and_predict(implementation):
@@ -200,7 +198,7 @@ def fit_and_predict(implementation):
                             "to labels (M,); did you forget `return predict`?")
         if not callable(predict):
             raise TypeError(f"fit_digits must return predict, a function x -> labels (define it inside fit_digits "
-                            f"and return it, without calling it); yours returned a value of type {type(predict).__name__}")
+                            f"and return it, without calling it); yours returned a value of type {type_name(predict)}")
         labels = _labels(predict(x_test), x_test.shape[0])
         return (labels,) * len(BARS)
 
@@ -216,7 +214,7 @@ def _labels(labels, M):
     if isinstance(labels, (list, tuple)):
         labels = np.asarray(labels)
     if not hasattr(labels, "shape") or not hasattr(labels, "dtype"):
-        raise TypeError(f"predict(x) must return an array of labels, shape (M,), got {type(labels).__name__}")
+        raise TypeError(f"predict(x) must return an array of labels, shape (M,), got {type_name(labels)}")
     shape = tuple(labels.shape)
     if shape == (M, 10):
         raise ValueError(f"predict(x) returned shape {shape}, one score per class: return the labels, "
@@ -233,9 +231,18 @@ def _labels(labels, M):
 
 
 def _digits_case(rng, dims):
-    x, y = _digits(backend="numpy")
-    split, seed = int(rng.integers(2**31)), int(rng.integers(2**31))
-    x_train, x_test, y_train, y_test = _train_test_split(x, y, TEST_FRACTION, split)
+    """Trained on a fresh 90% of the public digits, judged on the held-out ones (data.digits_for_grading: the
+    learner edition that the grader's sandbox reads does not have them). With dims["relabel"], every
+    digit's label is renamed by one random permutation of 0..9, in training and held-out alike: a
+    fit_digits that learns from x_train and y_train does as well, one that brought its answers along fails."""
+    x_public, y_public, x_test, y_test = _digits_for_grading()
+    train = np.sort(rng.permutation(len(y_public))[: round(0.9 * len(y_public))])
+    x_train, y_train, seed = x_public[train], y_public[train], int(rng.integers(2**31))
+    relabel = ""
+    if dims.get("relabel"):
+        names = rng.permutation(10)
+        y_train, y_test = names[y_train], names[y_test]
+        relabel = ", the labels renamed (digit d labelled " + " ".join(f"{d}->{n}" for d, n in enumerate(names)) + ")"
 
     def accuracy(labels):
         return float((labels == y_test).mean())
@@ -245,7 +252,7 @@ def _digits_case(rng, dims):
         args=(x_train, y_train, seed, x_test),
         targets={name: AtLeast(accuracy, bar, "held-out accuracy", "{:.1%}") for name, bar in BARS},
         reference={name: y_test for name, _ in BARS},
-        label=f"{M} held-out digits of split {split}, fit_digits trained on the other {len(y_train)} with seed={seed}",
+        label=f"{M} held-out digits, fit_digits trained on {len(y_train)} others with seed={seed}{relabel}",
         data={"y_test": y_test},
     )
 
@@ -259,7 +266,7 @@ DIGITS_ACCURACY = Exercise(
     parts=tuple(Part(name, points, (name,)) for (name, _), points in zip(BARS, (1, 2))),
     make_case=_digits_case,
     visible_dims=({},),
-    hidden_dims=lambda rng: [{}],
+    hidden_dims=lambda rng: [{}, {"relabel": True}],
     shape_names={name: "(M,), one label per held-out image" for name, _ in BARS},
     timeout=60.0,
     adapt=fit_and_predict,
