@@ -33,7 +33,7 @@ test-slow: venv
 
 # Regenerate the learner notebooks from the instructor's (nbgrader generate_assignment).
 exercises: venv
-	$(BIN)/backprop-course generate
+	$(BIN)/backprop-course build
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
