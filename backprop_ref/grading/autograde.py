@@ -75,8 +75,13 @@ class SourceNotebook:
             self.flags = {c.name: _flags(c.name, points, solutions, tasks, c.locked) for c in source.source_cells}
             self.tests = {name: text for name, kind, text, _ in self.cells
                           if name in points and name not in solutions and kind == "code"}
-            self.others = {(n.assignment.name, n.name): {c.name for c in n.source_cells}
-                           for a in gb.assignments for n in a.notebooks if n is not source}
+            self.db_url, self.id = db_url, source.id
+
+    def others(self):
+        """{(assignment, notebook): its cells' ids} for every other notebook of the gradebook."""
+        with Gradebook(self.db_url) as gb:
+            return {(n.assignment.name, n.name): {c.name for c in n.source_cells}
+                    for a in gb.assignments for n in a.notebooks if n.id != self.id}
 
 
 def _flags(name, points, solutions, tasks, locked):
@@ -119,7 +124,7 @@ def _rejection(nb, source, info):
     ids = {_grade_id(c) for c in nb.cells if _grade_id(c)}
     if not ids or ids & set(source.flags):
         return ""
-    for (assignment, notebook), theirs in source.others.items():
+    for (assignment, notebook), theirs in source.others().items():
         if len(ids & theirs) > len(ids) / 2:
             return (f"this is the notebook {notebook}.ipynb of the assignment {assignment}, submitted as "
                     f"{info['notebook']}.ipynb of {info['assignment']}")

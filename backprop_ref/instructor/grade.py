@@ -251,9 +251,12 @@ def record(course, config, s, work):
     staging = Path(s.result["staging"])
     autograde = config.Autograde.autograde_preprocessors[s.result["split"]:]
     timestamp = course_timestamp(s.folder)
+    try:
+        kwargs = {"timestamp": parse_utc(timestamp)} if timestamp else {}
+    except (ValueError, OverflowError):  # not a time nbgrader wrote: the submission counts as on time
+        timestamp, kwargs = "", {}
     with Gradebook(course.db_url) as gb:
         gb.update_or_create_student(s.student)
-        kwargs = {"timestamp": parse_utc(timestamp)} if timestamp else {}
         gb.update_or_create_submission(s.assignment, s.student, **kwargs)
     score = max_score = 0.0
     for name in s.notebooks:

@@ -80,3 +80,16 @@ def test_the_edition_imports_and_refuses_answers_in_the_sandbox(cell):
     assert error is None, error
     assert text.split() == [str(8.0 * 2), str(len(data.digits_for_grading()[1])), "False", "refused"]
     assert backprop_ref.__file__ not in text
+
+
+def test_an_edition_is_kept_while_the_package_is_unchanged_and_rebuilt_otherwise(tmp_path):
+    from backprop_ref.sandbox.edition import build_edition
+
+    folder = build_edition(tmp_path / "edition")
+    marker = folder / "backprop_ref" / "left-by-an-earlier-build"
+    marker.write_text("")
+    build_edition(folder)
+    assert marker.exists()  # the same package: nothing rebuilt
+    (folder / "STAMP").write_text("the edition of another version")
+    build_edition(folder)
+    assert not marker.exists() and (folder / "backprop_ref" / "layers.py").exists()

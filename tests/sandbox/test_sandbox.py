@@ -129,7 +129,9 @@ def test_a_cell_that_ends_the_process_is_reported_and_skipped(sandbox, cell, end
 
 def test_the_parent_cannot_be_killed(cell):
     text, error = cell("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint(os.getppid())")
-    assert error is not None and "not permitted" in error["evalue"]  # pid 1 of its own namespace refuses
+    # its parent is pid 1 of its own namespace, which refuses (as root) or ignores (in a user namespace) the signal
+    assert (error is None and text == "1\n") or "not permitted" in error["evalue"], (text, error)
+    assert cell("print('still here')") == ("still here\n", None)
 
 
 def test_a_memory_bomb_raises_memory_error(cell):
