@@ -78,6 +78,13 @@ def test_use_cupy_without_a_gpu_says_so_and_changes_nothing(monkeypatch):
     assert get_backend() is np
 
 
+def test_in_the_grading_sandbox_the_gpu_switch_falls_back_to_numpy_and_says_so(monkeypatch, capsys):
+    monkeypatch.setenv("BACKPROP_SANDBOX", "1")
+    monkeypatch.delenv(backend.ENV_VAR, raising=False)
+    assert backend.use("cupy") == "numpy" and get_backend() is np
+    assert "grading runs on the CPU" in capsys.readouterr().out
+
+
 def test_checks_give_the_learner_inputs_on_the_chosen_device(monkeypatch):
     """With the GPU switch on, a check hands the learner's function device arrays (a stand-in device here)."""
     import sys

@@ -76,6 +76,11 @@ def _tests_renamed_as_answers(nb):
         meta.update(solution=True, grade=False, points=0)
 
 
+def _gpu_switch_on(nb):
+    cell = next(c for c in nb["cells"] if "USE_GPU = False" in "".join(c["source"]))
+    cell["source"] = "".join(cell["source"]).replace("USE_GPU = False", "USE_GPU = True")
+
+
 def _empty(nb):
     nb["cells"] = []
 
@@ -244,6 +249,7 @@ def students(submitted, db_path):
                             {GRAD_TEST: not_written}),
         "leave_processes": (notebook(after_descent=[LEAVE_PROCESSES]), 4, {}),
         "prints_to_stderr": (notebook(grad=STDERR_GRAD), 4, {}),
+        "gpu_switch_on": (notebook(edit=_gpu_switch_on), 4, {}),
         "original": (notebook(descent=LONG_DESCENT), 4, {}),
         "copier": (notebook(descent=DISGUISED_COPY), 4, {}),
         "invalid_json": ('{"cells": [', 0, {GRAD_TEST: "not a notebook that Jupyter can open"}),
