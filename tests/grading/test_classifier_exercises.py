@@ -325,7 +325,7 @@ def test_a_slow_fit_is_stopped(monkeypatch):
 def test_the_check_trains_on_public_digits_and_judges_on_held_out_ones():
     a, b = (classifier.DIGITS_ACCURACY.make_case(np.random.default_rng(s), {}) for s in (1, 2))
     x_public, _, x_held_out, y_held_out = bp.data.digits_for_grading()
-    assert a.args[0].shape == (1294, 64) and a.args[3].shape == (359, 64)
+    assert a.args[0].shape == (1438, 64) and a.args[3].shape == (359, 64)
     np.testing.assert_array_equal(a.args[3], x_held_out)
     np.testing.assert_array_equal(a.data["y_test"], y_held_out)
     public = {row.tobytes() for row in x_public}
