@@ -374,7 +374,9 @@ def sandbox_command(edition, folder, limits, read_fd, write_fd, info_fd):
     binds = python_paths()
     package = Path(__file__).resolve().parents[1]  # backprop_ref as installed here: hidden behind the edition
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--clearenv", "--info-fd", str(info_fd), "--tmpfs", "/"]
+            "--die-with-parent", "--new-session", "--clearenv", "--info-fd", str(info_fd), "--tmpfs", "/",
+            # /tmp first: a Python installed under /tmp (a venv in a fresh clone there) is bound into it after
+            "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
     for target in _parents(binds + [Path(EDITION_MOUNT), Path(SUBMISSION_MOUNT)], binds):
         args += ["--perms", "0755", "--dir", str(target)]  # bwrap would make them 0700: unreadable for the learner
     for name in _SYSTEM:
@@ -393,8 +395,7 @@ def sandbox_command(edition, folder, limits, read_fd, write_fd, info_fd):
     if any(_inside(package, path) for path in binds):  # a non-editable install: the edition covers it
         args += ["--ro-bind", str(Path(edition) / "backprop_ref"), str(package)]
     args += ["--ro-bind", str(edition), EDITION_MOUNT, "--ro-bind", str(folder), SUBMISSION_MOUNT,
-             "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
-             "--chdir", SUBMISSION_MOUNT]
+             "--proc", "/proc", "--dev", "/dev", "--chdir", SUBMISSION_MOUNT]
     environment = {
         "HOME": "/tmp/home", "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "BACKPROP_MATPLOTLIB_CACHE": f"{EDITION_MOUNT}/matplotlib",
@@ -442,6 +443,6 @@ def _parents(paths, binds):
     made = set()
     for path in paths:
         for parent in reversed(Path(path).parents):
-            if parent != Path("/") and not any(_inside(parent, b) for b in binds):
+            if parent not in (Path("/"), Path("/tmp")) and not any(_inside(parent, b) for b in binds):
                 made.add(parent)
     return sorted(made, key=lambda p: (len(p.parts), str(p)))
