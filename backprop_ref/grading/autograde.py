@@ -77,6 +77,10 @@ class SourceNotebook:
                           if name in points and name not in solutions and kind == "code"}
             self.db_url, self.id = db_url, source.id
 
+    def metadata(self, name, checksum):
+        """A cell's metadata as the gradebook has it: {"nbgrader": ...}."""
+        return {"nbgrader": {**self.flags[name], "grade_id": name, "checksum": checksum, "schema_version": 3}}
+
     def others(self):
         """{(assignment, notebook): its cells' ids} for every other notebook of the gradebook."""
         with Gradebook(self.db_url) as gb:
@@ -139,8 +143,7 @@ def _restore_test_cells(nb, source):
             continue
         earlier = [present[n] for n, *_ in source.cells[:k] if n in present]
         at = max(earlier) + 1 if earlier else len(nb.cells)
-        metadata = {"nbgrader": {**source.flags[name], "grade_id": name, "checksum": checksum, "schema_version": 3}}
-        nb.cells.insert(at, nbformat.v4.new_code_cell(text, metadata=metadata))
+        nb.cells.insert(at, nbformat.v4.new_code_cell(text, metadata=source.metadata(name, checksum)))
         present = {_grade_id(c): i for i, c in enumerate(nb.cells) if _grade_id(c)}
 
 

@@ -38,7 +38,7 @@ from ..sandbox.bubblewrap import SandboxUnavailable
 from ..sandbox.edition import build_edition
 from .course import CourseError
 
-_WRITERS = ("SaveAutoGrades", "AssignLatePenalties")  # preprocessors that write the gradebook: this process only
+_WRITERS = ("SaveAutoGrades", "AssignLatePenalties")  # the pipeline's gradebook writers: this process does their work
 _ZIP_LIMIT = 64 << 20  # bytes a notebook in a zip may unpack to
 
 
@@ -170,28 +170,45 @@ def _start_worker(config, work, die_with_parent=True):
 
 
 def autograde_submission(s):
-    """Sanitize and execute (the sandbox) each notebook of a submission into a staging folder; no gradebook writes."""
+    """Sanitize and execute (the sandbox) each notebook of a submission into a staging folder, and work out what
+    nbgrader's SaveAutoGrades would write for it; no gradebook writes."""
     config = _worker["config"]
-    sanitize, autograde = config.Autograde.sanitize_preprocessors, config.Autograde.autograde_preprocessors
-    split = next(i for i, p in enumerate(autograde) if p.__name__ in _WRITERS)
+    preprocessors = [p for p in list(config.Autograde.sanitize_preprocessors) + list(config.Autograde.autograde_preprocessors)
+                     if p.__name__ not in _WRITERS]
     db_url = config.CourseDirectory.db_url
     staging = _worker["staging"] / f"{s.student}-{uuid.uuid4().hex[:8]}"
     _copy_files(s.folder, staging)
     source_files = Path(config.CourseDirectory.root) / config.CourseDirectory.source_directory / s.assignment
     _copy_files(source_files, staging, skip_notebooks=True)  # the instructor's data files, as nbgrader does
-    reasons = []
+    reasons, grades = [], {}
     for name in s.notebooks:
         info = {"student": s.student, "assignment": s.assignment, "notebook": name, "db_url": db_url}
-        resources = {"nbgrader": info, "metadata": {"path": str(staging)}, "unique_key": name}
-        nb, rejected = read_submitted(s.folder / f"{name}.ipynb", info)
-        resources[REJECTED] = rejected
-        for preprocessor in list(sanitize) + list(autograde[:split]):
+        resources = {"nbgrader": info, "metadata": {"path": str(staging)}, "unique_key": name, REJECTED: ""}
+        nb, resources[REJECTED] = read_submitted(s.folder / f"{name}.ipynb", info)
+        for preprocessor in preprocessors:
             nb, resources = preprocessor(config=config)(nb, resources)
-        rejected = nb.metadata.get(METADATA_KEY, {}).get("rejected", rejected)
+        rejected = nb.metadata.get(METADATA_KEY, {}).get("rejected")
         if rejected:
             reasons.append(rejected)
+        grades[name] = auto_grades(nb)
         nbformat.write(nb, staging / f"{name}.ipynb")
-    return {"staging": str(staging), "reasons": reasons, "split": split}
+    return {"staging": str(staging), "reasons": reasons, "grades": grades}
+
+
+def auto_grades(nb):
+    """What nbgrader's SaveAutoGrades writes for a notebook: {"scores": {cell: auto score}, "comments": {cell: auto
+    comment}}, by nbgrader's own rules, so that one writer can record a whole submission at once."""
+    from nbgrader import utils
+
+    scores, comments = {}, {}
+    for cell in nb.cells:
+        name = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if utils.is_grade(cell):
+            scores[name] = utils.determine_grade(cell)[0]
+        if utils.is_solution(cell) or utils.is_task(cell):
+            unchanged = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
+            comments[name] = "No response." if unchanged and not utils.is_task(cell) else None
+    return {"scores": scores, "comments": comments}
 
 
 def read_submitted(path, info):
@@ -213,8 +230,7 @@ def _placeholder(info, reason):
     cells = [nbformat.v4.new_markdown_cell(f"**Not graded: {reason}.** Every part of this notebook scores 0.")]
     for name, kind, text, checksum in source.cells:
         new = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-        cells.append(new(text, metadata={"nbgrader": {**source.flags[name], "grade_id": name, "checksum": checksum,
-                                                      "schema_version": 3}}))
+        cells.append(new(text, metadata=source.metadata(name, checksum)))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["backprop_placeholder"] = True
     return nb
@@ -244,12 +260,13 @@ def _copy_files(source, target, skip_notebooks=False):
 
 
 def record(course, config, s, work):
-    """Write a graded submission to the gradebook, then put its notebooks in place, then its ledger."""
+    """Write a graded submission to the gradebook in one transaction, then put its notebooks in place, then its
+    ledger."""
     from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import AssignLatePenalties
     from nbgrader.utils import parse_utc
 
     staging = Path(s.result["staging"])
-    autograde = config.Autograde.autograde_preprocessors[s.result["split"]:]
     timestamp = course_timestamp(s.folder)
     try:
         kwargs = {"timestamp": parse_utc(timestamp)} if timestamp else {}
@@ -258,15 +275,19 @@ def record(course, config, s, work):
     with Gradebook(course.db_url) as gb:
         gb.update_or_create_student(s.student)
         gb.update_or_create_submission(s.assignment, s.student, **kwargs)
-    score = max_score = 0.0
-    for name in s.notebooks:
-        path = staging / f"{name}.ipynb"
-        nb = nbformat.read(path, as_version=4)
+        for name, found in s.result["grades"].items():
+            notebook = gb.find_submission_notebook(name, s.assignment, s.student)
+            for grade in notebook.grades:  # SaveAutoGrades' rule: a manual score stays, and asks for review
+                if grade.name in found["scores"]:
+                    grade.auto_score = found["scores"][grade.name]
+                    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            for comment in notebook.comments:
+                if comment.name in found["comments"]:
+                    comment.auto_comment = found["comments"][comment.name]
+        gb.db.commit()
+    for name in s.notebooks:  # derived from the scores just written: recomputed if a run is cut short here
         info = {"student": s.student, "assignment": s.assignment, "notebook": name, "db_url": course.db_url}
-        resources = {"nbgrader": info, "metadata": {"path": str(staging)}, "unique_key": name}
-        for preprocessor in autograde:
-            nb, resources = preprocessor(config=config)(nb, resources)
-        nbformat.write(nb, path)
+        AssignLatePenalties(config=config)(nbformat.v4.new_notebook(), {"nbgrader": info})
     with Gradebook(course.db_url) as gb:
         submission = gb.find_submission(s.assignment, s.student)
         score, max_score = submission.score, submission.max_score

@@ -213,3 +213,31 @@ def test_zip_uploads_are_graded_like_folders(tmp_path, bubblewrap):
     result = course.grade()
     assert course.scores() == {"zoe": 4.0, "yann": 0.0}, result.stdout
     assert "not a zip file" in result.stdout
+
+
+def test_grade_records_what_nbgrader_autograde_records(graded, tmp_path):
+    """The one writer records, per cell, the auto score, the needs-manual-grade flag and the auto comment that
+    nbgrader's own SaveAutoGrades records for the same submissions."""
+    import shutil
+
+    from backprop_ref.instructor.course import Course as CourseConfig
+
+    students = ["correct", "no_mean", "blank"]
+    for student in students:
+        shutil.copytree(graded.submitted / student, tmp_path / "submitted" / student)
+    course = CourseConfig(submitted=tmp_path / "submitted", autograded=tmp_path / "autograded", db=tmp_path / "gb.db")
+    course.ensure_in_gradebook(synthetic.ASSIGNMENT)
+    api = course.api()
+    for student in students:
+        assert api.autograde(synthetic.ASSIGNMENT, student)["success"]
+
+    def recorded(db):
+        with Gradebook(f"sqlite:///{db}") as gb:
+            rows = {}
+            for student in students:
+                notebook = gb.find_submission_notebook("one_weight", synthetic.ASSIGNMENT, student)
+                rows.update({(student, g.name): (g.auto_score, g.needs_manual_grade) for g in notebook.grades})
+                rows.update({(student, c.name): c.auto_comment for c in notebook.comments})
+            return rows
+
+    assert recorded(graded.db) == recorded(tmp_path / "gb.db")
