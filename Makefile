@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # nbgrader runs tools (alembic) from PATH: this environment's come first.
 export PATH := $(abspath $(BIN)):$(PATH)
-# JupyterLab's formgrader reads the course's nbgrader configuration from here.
+# nbgrader's commands and JupyterLab's formgrader read the course's nbgrader configuration from here.
 export JUPYTER_CONFIG_PATH := $(CURDIR)/course
 
 .PHONY: lab test test-slow exercises venv clean
@@ -17,13 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[course,test]'
 	touch $@
 
-# Jupyter refuses to run as root unless told; containers and CI machines often are root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-
-# Learners work in my-work/ (their own copies of exercises/, never overwritten) and start from the syllabus.
+# Learners work in my-work/ (their own copies of exercises/, never overwritten) and start from the syllabus,
+# with the command a learner who installed the course with pip runs (`backprop-course lab [DIR]`).
+# LAB_ARGS go to jupyter lab, e.g. `make lab LAB_ARGS=--no-browser`.
 lab: venv
-	$(BIN)/backprop-course workspace my-work
-	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. course/index.ipynb
+	$(BIN)/backprop-course lab $(LAB_ARGS)
 
 test: venv
 	$(BIN)/python -m pytest
@@ -35,5 +33,12 @@ test-slow: venv
 exercises: venv
 	$(BIN)/backprop-course build
 
+# What the tools made and make again: the virtual environment, build outputs and caches, and the grading
+# state that `make exercises` and `backprop-course grade`, `feedback` and `report` recompute (the gradebook,
+# the autograded notebooks, the feedback pages, the reports). Kept: your answers (my-work/), the collected
+# submissions (course/submitted/), the exchange (course/exchange/: submissions not collected yet) and
+# course/grading.key (so that a regrade draws the same hidden cases and gives the same scores).
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	rm -rf course/gradebook.db course/gradebook.db-journal course/autograded course/feedback course/reports
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

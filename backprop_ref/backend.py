@@ -76,8 +76,7 @@ def use(backend):
     if name == "cupy" and not cupy_available():
         _import_cupy()  # says how to install CuPy when that is what is missing
         raise RuntimeError("backend 'cupy' was asked for but CuPy sees no NVIDIA GPU on this machine; use 'numpy'")
-    os.environ[ENV_VAR] = name
-    return name
+    os.environ[ENV_VAR] = name  # and nothing returned: a notebook's set-up cell shows nothing
 
 
 def asarray(x, backend=None, dtype=None):

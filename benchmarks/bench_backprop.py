@@ -74,7 +74,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     args = parser.parse_args()
-    import torch
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("bench_backprop: PyTorch is not installed; its CPU build: "
+                         "pip install torch --index-url https://download.pytorch.org/whl/cpu (for --backend cupy, its CUDA build)")
 
     xp = bp.get_backend(args.backend)
     device = "cuda" if args.backend == "cupy" else "cpu"

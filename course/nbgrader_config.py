@@ -1,7 +1,7 @@
 """nbgrader's configuration for this course.
 
 nbgrader finds it when run from this folder (`cd course && nbgrader ...`), and JupyterLab's
-formgrader finds it through JUPYTER_CONFIG_PATH, which `make lab` points here.
+formgrader finds it through JUPYTER_CONFIG_PATH, which `make lab` (`backprop-course lab`) points here.
 The course root is the repository: solutions/ is nbgrader's source, exercises/ its release.
 """
 import os
@@ -45,7 +45,11 @@ c.CourseDirectory.submitted_directory = "course/submitted"
 c.CourseDirectory.autograded_directory = "course/autograded"
 c.CourseDirectory.feedback_directory = "course/feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
-c.Exchange.root = os.path.join(here, "exchange")  # a shared folder on a multi-user hub
+# The exchange (release, fetch, submit, collect, feedback) on one machine. nbgrader only lists, fetches and
+# submits through a folder that already exists and is writable, and logs "Unwritable directory" otherwise
+# (the formgrader at every start): course/exchange/ is kept in git (its .gitignore) so that it exists.
+# On a multi-user hub, point this at a folder every user can write (nbgrader's docs: chmod 777).
+c.Exchange.root = os.path.join(here, "exchange")
 
 c.GenerateAssignment.preprocessors.append(LetRunAllPassUnwrittenAnswers)
 # Every check finishes in seconds; a cell still running after a minute is a learner's endless loop.

@@ -15,12 +15,16 @@ def assert_matches_finite_differences(f, params, grads, dout=None, rtol=1e-5, at
     assert report.passed, "backward disagrees with central differences:\n" + str(report)
 
 
+# PyTorch's CPU build: torch from PyPI is the CUDA build on Linux, several GB of wheels.
+INSTALL_TORCH_CPU = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+
+
 def import_torch():
     """PyTorch, or a skip that says why; under BACKPROP_REQUIRE_ORACLES=1 (CI) a missing torch fails."""
     try:
         import torch
     except ImportError:
-        message = "PyTorch is not installed (pip install torch==2.13.0): no autograd oracle"
+        message = f"PyTorch is not installed (its CPU build: {INSTALL_TORCH_CPU}): no autograd oracle"
         if os.environ.get("BACKPROP_REQUIRE_ORACLES") == "1":
             pytest.fail(message + ", and BACKPROP_REQUIRE_ORACLES=1 requires it")
         pytest.skip(message)

@@ -24,8 +24,9 @@ from backprop_ref.optim import (
     sgd_step,
     step_decay,
 )
+from oracle import INSTALL_TORCH_CPU
 
-NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0): no torch.optim oracle"
+NO_TORCH = f"PyTorch is not installed (its CPU build: {INSTALL_TORCH_CPU}): no torch.optim oracle"
 STEPS = 6
 
 # Each rule with hyperparameters away from the defaults (so a swapped or ignored argument shows).

@@ -14,13 +14,16 @@ holds, for each output the learner returns, a Target:
   for the errors learners make (|e| comparable to |gradient|) and k = 4 that is below 1e-12.
   When a directional check fails, sampled coordinates are differenced to locate the error.
 - ``Value(array)``: the output must equal a reference value (update rules, forward passes).
+  ``Value(array, base=w)`` compares the change from ``base`` instead (an update rule's step, new w - w):
+  a step 1% too long is then 1% off, however large w is.
 - ``AtLeast(score, threshold, what)``: the output is judged by a number computed from it,
   ``score(output)`` (a held-out accuracy), which must reach ``threshold``; there is no single right
   answer to compare with. Two parts can set two bars on the same output: the learner's function
   returns it under two names (see ``Exercise.adapt``), one per part. The report states the score
   reached and the bar, failed or passed.
 
-A part (of the exercise's points) passes when every output it grades matches on every case.
+A part (of the exercise's points) passes when every output it grades matches on every case, and the
+function left its inputs as they were (a contract of every exercise: inputs come back unchanged).
 When a part fails, the learner's output is compared with known wrong answers (Mistakes) and
 the message names the likely cause.
 """
@@ -40,7 +43,7 @@ from ..backend import get_backend, to_host
 
 # private references: a learner rebinding numpy's names later changes none of these
 _asarray, _abs, _max, _argmax, _unravel, _isfinite = np.asarray, np.abs, np.max, np.argmax, np.unravel_index, np.isfinite
-_float64, _sqrt, _dot = np.float64, math.sqrt, np.dot
+_float64, _sqrt, _dot, _isclose, _isnan = np.float64, math.sqrt, np.dot, np.isclose, np.isnan
 
 COORDINATE_LIMIT = 400
 DIRECTIONS = 4
@@ -53,6 +56,12 @@ class GradingTimeout(BaseException):
     """A learner's function ran longer than the time a check allows it.
 
     A BaseException, like KeyboardInterrupt, so that a learner's `except Exception:` does not swallow it."""
+
+
+class WrongReturn(Exception):
+    """What a learner's function returned cannot be graded, and the message says why (an adapter's words:
+    "grads[1] has shape ..."). Raised, it fails every output; returned in place of one output, that output
+    fails and the others are still graded."""
 
 
 class LearnerProcessEnded(Exception):
@@ -100,6 +109,12 @@ class Exercise:
     def points(self):
         return sum(p.points for p in self.parts)
 
+    @property
+    def inputs(self):
+        """The names of the learner function's arguments, from the signature: ("dout", "cache")."""
+        inside = self.signature.split("(", 1)[1].split(")", 1)[0]
+        return tuple(name.strip() for name in inside.split(",") if name.strip())
+
 
 @dataclass
 class Gradient:
@@ -110,6 +125,7 @@ class Gradient:
 @dataclass
 class Value:
     expected: object
+    base: object = None  # compare yours - base with expected - base (an update rule's step)
 
 
 @dataclass
@@ -143,11 +159,13 @@ class OutputVerdict:
     expected: float = float("nan")
     problem: str = ""  # set when it could not be compared (shape, dtype, NaN)
     source: str = "the reference value"  # what the expected value is
+    quantity: str = ""  # what was compared, when not the output itself: "step (new w - w)"
     note: str = ""  # an AtLeast verdict in words: the score reached and the bar
 
 
-def _compare_arrays(name, yours, expected):
-    scale = float(_max(_abs(expected), initial=0.0))
+def _compare_arrays(name, yours, expected, scale=None):
+    """Entries off by more than RTOL relative and ATOL times ``scale`` (default: the largest expected entry)."""
+    scale = float(_max(_abs(expected), initial=0.0)) if scale is None else scale
     diff = _abs(yours - expected)
     rel = diff / (_abs(yours) + _abs(expected) + 1e-300)
     bad = (diff > ATOL * scale + 1e-12) & (rel > RTOL)
@@ -314,10 +332,11 @@ def _copy(a, device):
 
 def run_learner(exercise, implementation, case):
     """Call the learner's function on a copy of the case's inputs -> ({output: float64 array}, problem)."""
+    args = _copy_args(case.args)
     _learner_code_running[0] += 1
     try:
         with _time_limit(exercise.timeout):
-            returned = implementation(*_copy_args(case.args))
+            returned = implementation(*args)
     except GradingTimeout:
         return None, (
             f"{exercise.id} did not finish within {exercise.timeout:g} s on inputs with {case.label}; "
@@ -325,7 +344,7 @@ def run_learner(exercise, implementation, case):
         )
     except NotImplementedError:
         return None, f"{exercise.id} is not written yet: replace `raise NotImplementedError` with your code"
-    except DelegationError as e:
+    except (DelegationError, WrongReturn) as e:
         return None, str(e)
     except LearnerProcessEnded as e:
         return None, f"{exercise.id} {e}, on inputs with {case.label}"
@@ -335,10 +354,46 @@ def run_learner(exercise, implementation, case):
         return None, f"{exercise.id} raised {type(e).__name__}: {e}{where} on inputs with {case.label}"
     finally:
         _learner_code_running[0] -= 1
+    changed = changed_inputs(exercise.inputs, case.args, args)
+    if changed:
+        return None, (
+            f"{exercise.id} changed {' and '.join(changed)} in place (on inputs with {case.label}): inputs must come "
+            f"back as they were, because the caller still uses them. Compute new arrays (w = w - lr * dw, or start "
+            f"from a copy, w = w.copy()) rather than writing into an input (w -= ..., w[i] = ...), and put back "
+            f"anything you move for a moment (old = x[i]; ...; x[i] = old)"
+        )
     return _unpack(exercise, returned, case)
 
 
+def changed_inputs(names, before, after):
+    """The inputs (by name, "cache[0]" for a part) that differ in ``after``, the copies a call was given, from
+    ``before``; floats compared to rounding (x[i] += h, then -= h, may leave the last bit changed)."""
+    names = list(names)[:len(before)] + [f"argument {k + 1}" for k in range(len(names), len(before))]
+    return [path for name, b, a in zip(names, before, after) for path in _changed(name, b, a)]
+
+
+def _changed(path, before, after):
+    if isinstance(before, np.ndarray):
+        after = _asarray(to_host(after))
+        if after.shape != before.shape:
+            return [path]
+        if before.dtype.kind not in "fc":
+            return [] if bool((after == before).all()) else [path]
+        scale = float(_max(_abs(before), initial=0.0))
+        return [] if bool(_isclose(after, before, rtol=1e-12, atol=1e-12 * scale, equal_nan=True).all()) else [path]
+    if isinstance(before, (list, tuple)):
+        if not isinstance(after, (list, tuple)) or len(after) != len(before):
+            return [path]
+        return [p for k, (b, a) in enumerate(zip(before, after)) for p in _changed(f"{path}[{k}]", b, a)]
+    if isinstance(before, dict):
+        if not isinstance(after, dict) or after.keys() != before.keys():
+            return [path]
+        return [p for k in before for p in _changed(f"{path}[{k!r}]", before[k], after[k])]
+    return []  # numbers, functions: nothing a call can change
+
+
 def _unpack(exercise, returned, case):
+    """{output name: float64 array, or a WrongReturn saying why that output cannot be graded}, problem."""
     names = exercise.outputs
     if len(names) == 1:
         returned = (returned,)
@@ -349,12 +404,14 @@ def _unpack(exercise, returned, case):
         return None, f"{exercise.id} must return {len(names)} values ({', '.join(names)}); yours returned {got}"
     outputs = {}
     for name, value in zip(names, returned):
-        if value is None:
-            return None, f"{exercise.id} returned None for {name}: did you forget `return`?"
-        array = _as_float_array(value)
-        if array is None:
-            return None, f"{exercise.id}: {name} must be an array of numbers, got {type_name(value)}"
-        outputs[name] = array
+        if isinstance(value, WrongReturn):
+            outputs[name] = value
+        elif value is None:
+            outputs[name] = WrongReturn(f"{exercise.id} returned None for {name}: did you forget `return`?")
+        else:
+            array = _as_float_array(value)
+            outputs[name] = WrongReturn(f"{exercise.id}: {name} must be an array of numbers, got {type_name(value)}") \
+                if array is None else array
     return outputs, ""
 
 
@@ -411,7 +468,8 @@ class Result:
     def __str__(self):
         kind = "hidden" if self.hidden else "visible"
         head = f"{self.exercise}: {sum(p.passed for p in self.parts)} of {len(self.parts)} parts passed"
-        lines = [f"{head} ({self.score:g}/{self.max_score:g} points, {kind} check, {len(self.cases)} cases)"]
+        cases = f"{len(self.cases)} case" + ("" if len(self.cases) == 1 else "s")
+        lines = [f"{head} ({self.score:g}/{self.max_score:g} points, {kind} check, {cases})"]
         said = set()
         for p in self.parts:
             mark = "PASS" if p.passed else "FAIL"
@@ -436,8 +494,9 @@ def _describe_failure(exercise, case, verdicts, yours):
         if v.problem or v.note:
             lines.append(v.problem or v.note)
         else:
+            what = f"your {v.quantity}" if v.quantity else "yours"
             lines.append(
-                f"{v.name} is wrong on inputs with {case.label}: at {v.worst_index} yours is {v.yours:.6g}, "
+                f"{v.name} is wrong on inputs with {case.label}: at {v.worst_index} {what} is {v.yours:.6g}, "
                 f"{v.source} is {v.expected:.6g} (max relative error {v.max_rel_error:.1e})"
             )
     cause = _recognise_mistake(exercise, case, yours, [v.name for v in verdicts if not v.passed])
@@ -452,18 +511,31 @@ def _recognise_mistake(exercise, case, yours, failed):
             wrong = mistake.wrong(case)
         except Exception:  # a fingerprint that does not apply to this case
             continue
-        relevant = [n for n in failed if n in wrong and n in yours]
-        if relevant and all(_same(yours[n], wrong[n]) for n in relevant):
+        relevant = [n for n in failed if n in wrong and isinstance(yours.get(n), np.ndarray)]
+        if relevant and all(_same(*_steps(case, n, yours[n], wrong[n])) for n in relevant):
             return mistake.message
     return ""
 
 
+def _steps(case, name, yours, wrong):
+    """The two answers as compared: for a target judged by its step, their steps from its base."""
+    target = case.targets.get(name)
+    if isinstance(target, Value) and target.base is not None:
+        base = _asarray(to_host(target.base), dtype=_float64)
+        return yours - base, _asarray(to_host(wrong), dtype=_float64) - base
+    return yours, wrong
+
+
 def _same(a, b):
+    """Whether two answers agree (a mistake's fingerprint); NaN where both are NaN counts as agreeing."""
     b = _asarray(to_host(b), dtype=_float64)
     if a.shape != b.shape:
         return False
-    scale = float(_max(_abs(b), initial=0.0))
-    return bool(((_abs(a - b) <= 1e-6 * scale + 1e-12) | (_abs(a - b) <= 1e-5 * (_abs(a) + _abs(b)))).all())
+    both_nan = _isnan(a) & _isnan(b)
+    scale = float(_max(_abs(b[~both_nan]), initial=0.0))
+    with np.errstate(invalid="ignore"):
+        close = (_abs(a - b) <= 1e-6 * scale + 1e-12) | (_abs(a - b) <= 1e-5 * (_abs(a) + _abs(b)))
+    return bool((close | both_nan).all())
 
 
 def _judge_case(exercise, case, yours, rng, needed=None):
@@ -474,7 +546,9 @@ def _judge_case(exercise, case, yours, rng, needed=None):
             continue
         expected_shape = tuple(to_host(case.reference[name]).shape) if name in case.reference else None
         got = yours[name]
-        if expected_shape is not None and tuple(got.shape) != expected_shape:
+        if isinstance(got, WrongReturn):
+            verdicts[name] = OutputVerdict(name, False, problem=str(got))
+        elif expected_shape is not None and tuple(got.shape) != expected_shape:
             hint = exercise.shape_names.get(name, "")
             verdicts[name] = OutputVerdict(
                 name, False, problem=f"{name} has shape {tuple(got.shape)}, expected {expected_shape}"
@@ -487,6 +561,11 @@ def _judge_case(exercise, case, yours, rng, needed=None):
         elif isinstance(target, Gradient):
             reference = _asarray(to_host(case.reference[name]), dtype=_float64) if name in case.reference else None
             verdicts[name] = _judge_gradient(name, got, target, rng, reference)
+        elif target.base is not None:  # the step: off by RTOL of the step, or ATOL of the weights (float32 rounding)
+            base, expected = _asarray(to_host(target.base), dtype=_float64), _asarray(to_host(target.expected), dtype=_float64)
+            scale = float(_max(_abs(expected), initial=0.0))
+            verdicts[name] = _compare_arrays(name, got - base, expected - base, scale)
+            verdicts[name].source, verdicts[name].quantity = "the reference step", f"step (new {name} - {name})"
         else:
             verdicts[name] = _compare_arrays(name, got, _asarray(to_host(target.expected), dtype=_float64))
     return verdicts

@@ -68,6 +68,14 @@ def _worst(before, now):
     return [b if b.max_rel_error >= n.max_rel_error else n for b, n in zip(before, now)]
 
 
+class CheckFailed(AssertionError):
+    """A check that did not pass, carrying its report. A notebook shows the report alone, not a traceback
+    into the grader (IPython asks an exception for ``_render_traceback_``); nbgrader scores the cell 0."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}:", *str(self).strip("\n").splitlines()]
+
+
 def check(exercise_id, implementation, part=None, hidden=False, seed=None, raises=True):
     """Grade ``implementation`` for ``exercise_id`` and report.
 
@@ -75,12 +83,13 @@ def check(exercise_id, implementation, part=None, hidden=False, seed=None, raise
     reference forward pass (gradients) or with the reference (update rules), on inputs drawn
     at grading time: a fixed seed for the visible check, a fresh one for the hidden check.
     part: grade one part only (nbgrader gives each part its own test cell and points).
-    Returns the Result. With raises=True (as in notebooks) a failure raises AssertionError
-    carrying the report, so nbgrader scores it; a pass prints the report.
+    With raises=True (as in notebooks) a pass prints the report and a failure raises CheckFailed (an
+    AssertionError) carrying it, so that nbgrader scores it; nothing is returned, so a notebook shows the
+    report alone. With raises=False the Result is returned and nothing printed.
     """
     result = grade(exercise_id, implementation, part=part, hidden=hidden, seed=seed)
-    if raises:
-        if not result.passed:
-            raise AssertionError("\n" + str(result))
-        print(result)
-    return result
+    if not raises:
+        return result
+    if not result.passed:
+        raise CheckFailed("\n" + str(result))
+    print(result)

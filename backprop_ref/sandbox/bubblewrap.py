@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .._guard import DelegationError
 from ..grading.core import GradingTimeout, LearnerProcessEnded
 from .wire import Channel, ChannelClosed, WireError, decode, encode
@@ -157,6 +159,7 @@ class Sandbox:
             if answer.get("op") == "callback":
                 self._answer_callback(answer, grader_functions)
             elif "value" in answer:
+                _copy_back(list(args), decode(answer.get("inputs")))
                 return decode(answer["value"], lambda handle, name: RemoteFunction(self, handle, name, looked_up=False))
             elif "error" in answer:
                 raise remote_error(answer["error"])
@@ -302,6 +305,28 @@ def _signal_name(number):
 
 # ---------------------------------------------------------------------------------------------
 # What comes back through the door.
+
+
+def _copy_back(sent, after):
+    """Write into the arrays (and lists) the grader sent what the call left in the sandbox's copies, so a function
+    that changes its inputs in place does it here too (the checks require inputs unchanged). A changed shape,
+    which cannot be written back, shows as NaN."""
+    if isinstance(sent, np.ndarray) and isinstance(after, np.ndarray):
+        if after.shape == sent.shape:
+            np.copyto(sent, after, casting="unsafe")
+        elif sent.dtype.kind in "fc":
+            sent[...] = np.nan
+        else:
+            sent[...] = ~sent  # a value each entry did not have
+    elif isinstance(sent, (list, tuple)) and isinstance(after, (list, tuple)):
+        for s, a in zip(sent, after):
+            _copy_back(s, a)
+        if isinstance(sent, list):  # entries removed or appended
+            del sent[len(after):]
+            sent.extend(after[len(sent):])
+    elif isinstance(sent, dict) and isinstance(after, dict):
+        for key in sent.keys() & after.keys():
+            _copy_back(sent[key], after[key])
 
 
 def remote_error(info):

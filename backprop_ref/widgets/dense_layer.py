@@ -53,6 +53,9 @@ def decision_line(n_per_class=20, seed=3):
     The line where a = 0.5 is w1 x1 + w2 x2 + b = 0. Its distance from the origin is |b| / |w|, so
     without the constant-1 unit (b = 0) the line always passes through the origin: w1 and w2 only
     turn it. The right panel shows each point at its z = [x, 1] @ W on the sigmoid.
+
+    It opens unsolved, with b = 0: the line passes through the origin and every point is called class 1,
+    so the learner has the line to move (w1 = w2 = 1, b = -3 separates the classes).
     """
     x, y = blobs(n_per_class, seed)
     lo, hi = -0.6, 3.2
@@ -60,7 +63,7 @@ def decision_line(n_per_class=20, seed=3):
     g1, g2 = np.meshgrid(grid, grid)
     plane = np.column_stack([g1.ravel(), g2.ravel()])
     z_axis = np.linspace(-8, 8, 200)
-    b_slider = widgets.FloatSlider(value=-3.0, min=-6.0, max=6.0, step=0.1, description="b",
+    b_slider = widgets.FloatSlider(value=0.0, min=-6.0, max=6.0, step=0.1, description="b",
                                    readout_format=".2f", continuous_update=False)
 
     def draw(fig, w1, w2, b, bias_unit):

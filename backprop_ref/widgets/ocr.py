@@ -21,6 +21,7 @@ from ._base import Explorer, learner_or_reference
 C = 10  # classes: the digits 0..9
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0  # the lesson's split of the digits into training and held-out parts
+NOISE_MAX, NOISE_STEP = 1.0, 0.05  # the noise slider reaches 1, where the accuracy collapses to guessing
 
 
 def _activations(weights):
@@ -43,7 +44,10 @@ def noisy_labels(y, noise, rng, classes=C):
     """y with a fraction ``noise`` of its labels (chosen at random) replaced by random labels 0..classes-1.
 
     A random label is the true one by chance 1 time in ``classes``, so about noise * (1 - 1/classes)
-    of the labels end up wrong."""
+    of the labels end up wrong. For the examples of one class, the right label has the frequency
+    1 - noise + noise / classes and each wrong one noise / classes: the right label stays the most
+    frequent for every noise < 1, and only at noise = 1 is it as frequent as each wrong one (the labels
+    then say nothing about the images)."""
     y = np.array(y, copy=True)
     picked = rng.choice(len(y), size=round(noise * len(y)), replace=False)
     y[picked] = rng.integers(0, classes, size=len(picked))
@@ -126,10 +130,16 @@ def show_digits(x, y, count=20, cols=10):
 
 
 def plot_confusion(ax, counts):
-    """counts (C, C) as an image, with the numbers off the diagonal written in (the mistakes)."""
-    ax.imshow(np.log1p(counts), cmap="Blues")
+    """counts (C, C) as an image with every nonzero count written in: the diagonal (what is right) in
+    bold, on the dark cells in white, the numbers off it (the mistakes) in red."""
+    shade = np.log1p(counts)
+    ax.imshow(shade, cmap="Blues")
+    dark = 0.6 * shade.max()
     for i, j in zip(*np.nonzero(counts)):
-        if i != j:
+        if i == j:
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=6.5, fontweight="bold",
+                    color="white" if shade[i, j] > dark else "black")
+        else:
             ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7, color="crimson")
     ax.set_xticks(range(len(counts)))
     ax.set_yticks(range(len(counts)))
@@ -160,13 +170,14 @@ def label_noise_explorer(classifier_grads=None, hidden=32, epochs=10, seed=0):
     quarter of a second, then remembered) and tested on held-out digits whose labels are all right.
 
     Left: held-out accuracy against noise, for the levels tried so far, beside the fraction of training
-    labels that are still right. Right: the confusion matrix at the current noise.
+    labels that are still right and the fraction that gives each wrong digit (they meet at noise = 1,
+    where the labels say nothing: the slider reaches it). Right: the confusion matrix at the current noise.
     classifier_grads: yours (x, y, weights) -> grads, or None for the reference."""
     grads = learner_or_reference(classifier_grads or reference_classifier_grads, reference_classifier_grads,
                                  "classifier_grads")
     who = (lambda: grads.note) if classifier_grads is not None else (lambda: "using the reference classifier_grads")
     split = digits_split()
-    levels = np.round(np.arange(0.0, 0.91, 0.1), 2)
+    levels = np.linspace(0.0, NOISE_MAX, 101)
     results = {}  # noise -> noise_experiment's dict
 
     def draw(fig, noise):
@@ -177,14 +188,15 @@ def label_noise_explorer(classifier_grads=None, hidden=32, epochs=10, seed=0):
         ax_curve, ax_matrix = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
         tried = sorted(results)
         ax_curve.plot(levels, 1 - levels * (1 - 1 / C), "--", color="gray", label="training labels right")
+        ax_curve.plot(levels, levels / C, "-.", color="tab:orange", lw=1, label="... saying each wrong digit")
         ax_curve.plot(tried, [results[n]["accuracy"] for n in tried], "o-", color="tab:blue",
                       label="held-out accuracy")
         ax_curve.plot([noise], [r["accuracy"]], "o", ms=11, mfc="none", mec="crimson", mew=2)
         ax_curve.axhline(1 / C, color="gray", lw=0.8, ls=":")
         ax_curve.text(0.0, 1 / C + 0.015, "guessing", fontsize=8, color="gray")
-        ax_curve.set(xlim=(-0.03, 0.93), ylim=(0, 1.02), xlabel="noise: fraction of training labels made random",
+        ax_curve.set(xlim=(-0.03, NOISE_MAX + 0.03), ylim=(0, 1.02), xlabel="noise: fraction of training labels made random",
                      ylabel="fraction")
-        ax_curve.legend(loc="lower left", fontsize=8)
+        ax_curve.legend(loc="upper right", fontsize=8)
         plot_confusion(ax_matrix, r["confusion"])
         ax_matrix.set_title("held-out digits", fontsize=9)
         fig.tight_layout()
@@ -192,6 +204,6 @@ def label_noise_explorer(classifier_grads=None, hidden=32, epochs=10, seed=0):
         return (f"held-out accuracy {r['accuracy']:.1%} ({round(r['accuracy'] * M)} of {M}), "
                 f"training labels right {r['labels_right']:.1%}; {who()}")
 
-    noise = widgets.FloatSlider(value=0.0, min=0.0, max=0.9, step=0.1, description="noise", readout_format=".2f",
-                                continuous_update=False)
+    noise = widgets.FloatSlider(value=0.0, min=0.0, max=NOISE_MAX, step=NOISE_STEP, description="noise",
+                                readout_format=".2f", continuous_update=False)
     return Explorer(draw, {"noise": noise}, figsize=(9, 3.5), css_class="bp-ocr-noise")

@@ -55,6 +55,8 @@ SURFACES = {"bowl": BOWL, "Rosenbrock": ROSENBROCK}
 OPTIMISERS = ("SGD", "momentum", "Nesterov", "Adam")
 RULE_NAMES = {"SGD": "sgd_step", "momentum": "momentum_step", "Nesterov": "nesterov_step", "Adam": "adam_step"}
 SCHEDULES = ("constant", "step decay", "exponential", "cosine")
+LR_RANGE = (-3.0, -0.4)  # the race's lr slider: from 10**-3 = 0.001 to 10**-0.4 = 0.398, on a log scale
+LR_STEP = 0.1  # ... in steps of x1.26 (ten per decade): 26 key presses cross it
 
 
 def schedule(name, lr, steps):
@@ -108,7 +110,9 @@ def diverged(path):
 def race(sgd_step=None, momentum_step=None, nesterov_step=None, adam_step=None, lr=0.01, steps=100):
     """Four panels, one per optimiser, each running the given update rule (None: the reference's).
 
-    Controls: lr (first), steps, surface, schedule. The status gives each optimiser's final loss.
+    Controls: lr (first; logarithmic, each key press multiplies it by 10**LR_STEP), steps, surface,
+    schedule. Each panel shows the surface's contours, the start (a circle), the minimum (a star) and
+    the path. The status gives each optimiser's final loss; the note under it says once whose rules run.
     """
     given = {"SGD": sgd_step, "momentum": momentum_step, "Nesterov": nesterov_step, "Adam": adam_step}
     references = {"SGD": optim.sgd_step, "momentum": optim.momentum_step, "Nesterov": optim.nesterov_step,
@@ -131,24 +135,32 @@ def race(sgd_step=None, momentum_step=None, nesterov_step=None, adam_step=None, 
         w1, w2, f = contours(surface)
         levels = np.geomspace(max(f.min(), 1e-3), f.max(), 12)
         finals = []
-        for i, name in enumerate(OPTIMISERS):
+        axes = fig.subplots(2, 2, sharex=True, sharey=True).ravel()
+        for i, (name, ax) in enumerate(zip(OPTIMISERS, axes)):
             path, losses = trajectory(name, rules[name], s, lr, steps, schedule)
-            ax = fig.add_subplot(1, 4, i + 1)
             ax.contour(w1, w2, f, levels=levels, colors="0.75", linewidths=0.6)
-            ax.plot(*s.minimum, marker="*", color="k", markersize=8)
             shown = path[np.all(np.abs(path) < BLOWN_UP, axis=1)]
-            ax.plot(shown[:, 0], shown[:, 1], ".-", color=f"C{i}", markersize=3, linewidth=1)
+            ax.plot(shown[:, 0], shown[:, 1], ".-", color=f"C{i}", markersize=3, linewidth=1, label="path")
+            ax.plot(*s.start, "o", mfc="none", mec="k", mew=1.5, markersize=8, label="start")
+            ax.plot(*s.minimum, marker="*", color="k", markersize=10, linestyle="none", label="minimum")
             final = "diverged" if diverged(path) else f"{losses[-1]:.3g}"
-            ax.set(xlim=s.xlim, ylim=s.ylim, xticks=[], yticks=[], aspect="equal", title=f"{name}\nloss {final}")
+            ax.set(xlim=s.xlim, ylim=s.ylim, aspect="equal")
+            ax.set_title(f"{name}: diverged at step {len(path) - 1}" if diverged(path)
+                         else f"{name}: loss {final} after {len(path) - 1} steps", fontsize=9)
+            ax.tick_params(labelsize=7)
+            if i >= 2:
+                ax.set_xlabel("$w_1$", fontsize=9)
+            if i % 2 == 0:
+                ax.set_ylabel("$w_2$", fontsize=9)
             finals.append(f"{name} {final}")
-        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.85, wspace=0.05)
-        mine = [rule.note for rule in rules.values() if isinstance(rule, learner_or_reference)]
-        note.value = "; ".join(mine) if mine else "using the reference update rules"
+        axes[0].legend(loc="upper right", fontsize=7, framealpha=0.8)
+        fig.subplots_adjust(left=0.07, right=0.99, bottom=0.08, top=0.95, wspace=0.08, hspace=0.25)
+        note.value = whose_rules(rules)
         return "final loss: " + ", ".join(finals)
 
     controls = {
-        "lr": widgets.FloatSlider(value=lr, min=0.001, max=0.4, step=0.001, description="lr",
-                                  readout_format=".3f", continuous_update=False),
+        "lr": widgets.FloatLogSlider(value=lr, base=10, min=LR_RANGE[0], max=LR_RANGE[1], step=LR_STEP,
+                                     description="lr", readout_format=".3g", continuous_update=False),
         "steps": widgets.IntSlider(value=steps, min=5, max=300, step=5, description="steps",
                                    readout_format="d", continuous_update=False),
         "surface": widgets.Dropdown(options=list(SURFACES), value="bowl", description="surface"),
@@ -156,6 +168,22 @@ def race(sgd_step=None, momentum_step=None, nesterov_step=None, adam_step=None, 
     }
     for control in controls.values():
         control.layout.width = "220px"
-    explorer = Explorer(draw, controls, figsize=(9, 3.0), css_class="bp-optimisers")
+    explorer = Explorer(draw, controls, figsize=(9, 6.4), css_class="bp-optimisers")
     explorer.children = explorer.children + (note,)
     return explorer
+
+
+def whose_rules(rules):
+    """One line: which of the given rules are the learner's and which the reference's (said once)."""
+    given = [rule for rule in rules.values() if isinstance(rule, learner_or_reference)]
+    if not given:
+        return "using the reference update rules"
+    yours = [rule.name for rule in given if not rule.using_reference]
+    theirs = [rule.name for rule in given if rule.using_reference]
+    parts = []
+    if yours:
+        parts.append("using your " + ", ".join(yours))
+    if theirs:
+        parts.append("using the reference " + ", ".join(theirs)
+                     + ": write yours above, then re-run this cell to see your own at work")
+    return "; ".join(parts)

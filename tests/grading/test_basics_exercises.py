@@ -8,7 +8,7 @@ import pytest
 from backprop_ref.gradcheck import numerical_gradient as reference_numerical_gradient
 from backprop_ref.grading import get_exercise, grade
 from backprop_ref.grading.core import _compare_arrays
-from mutants import assert_fails_naming, assert_passes, soak
+from mutants import IN_PLACE, assert_fails_naming, assert_passes, soak
 
 
 # one_weight_grad -------------------------------------------------------------------------------
@@ -403,6 +403,37 @@ def numgrad_all_at_once(f, x, dout, h):
     return np.full(x.shape, (np.sum(f(x + h) * dout) - np.sum(f(x - h) * dout)) / (2 * h))
 
 
+def numgrad_last_left_moved(f, x, dout, h):
+    """Right numbers, but the last entry of the caller's x is left at x - h."""
+    grad = np.zeros(x.shape)
+    indices = list(np.ndindex(*x.shape))
+    for i in indices:
+        old = x[i]
+        x[i] = old + h
+        plus = float(np.sum(f(x) * dout))
+        x[i] = old - h
+        minus = float(np.sum(f(x) * dout))
+        if i != indices[-1]:
+            x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def numgrad_two_loops(f, x, dout, h):
+    """Right for matrices only."""
+    grad = np.zeros(x.shape)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            old = x[i, j]
+            x[i, j] = old + h
+            plus = float(np.sum(f(x) * dout))
+            x[i, j] = old - h
+            minus = float(np.sum(f(x) * dout))
+            x[i, j] = old
+            grad[i, j] = (plus - minus) / (2 * h)
+    return grad
+
+
 def numgrad_float32(f, x, dout, h):
     return numgrad_ndindex(f, x.astype(np.float32), dout, h)
 
@@ -417,7 +448,11 @@ NUMGRAD_MUTANTS = {
     "divides by h": (_numgrad_variant(denominator=1), "divide by 2 * h, not by h"),
     "minus first": (_numgrad_variant(order="minus first"), "the wrong way round"),
     "dout ignored": (_numgrad_variant(dout=False), "dout is ignored"),
-    "x not restored": (_numgrad_variant(restore=False), "x is not restored"),
+    "x not restored": (_numgrad_variant(restore=False), IN_PLACE),
+    "x not restored, in a copy": (lambda f, x, dout, h: _numgrad_variant(restore=False)(f, x.copy(), dout, h),
+                                  "x is not restored"),
+    "the last entry left moved": (numgrad_last_left_moved, IN_PLACE),
+    "two loops (matrices only)": (numgrad_two_loops, None),
     "x_plus = x, both evaluated after": (numgrad_alias_both_after, "grad is all zeros"),
     "x_plus = x, evaluated in turn": (numgrad_alias_in_turn, "half of a one-sided difference"),
     "first axis only": (numgrad_first_axis, "runs over the first axis only"),

@@ -9,7 +9,7 @@ from backprop_ref.grading import grade
 from backprop_ref.grading.core import _recognise_mistake
 from backprop_ref.grading.exercises import layers as layers_exercises
 from backprop_ref.grading.exercises.layers import stack_grads
-from mutants import assert_fails, assert_passes, soak
+from mutants import IN_PLACE, assert_fails, assert_passes, soak
 
 
 # dense_backward -------------------------------------------------------------------------------
@@ -105,6 +105,15 @@ def sigmoid_plain(da, z):
 
 def sigmoid_loops(da, z):
     dz = np.zeros_like(z)
+    for i in np.ndindex(z.shape):
+        s = 1 / (1 + math.exp(-z[i]))
+        dz[i] = da[i] * s * (1 - s)
+    return dz
+
+
+def sigmoid_two_loops(da, z):
+    """Right for matrices only."""
+    dz = np.zeros_like(z)
     for i in range(z.shape[0]):
         for j in range(z.shape[1]):
             s = 1 / (1 + math.exp(-z[i, j]))
@@ -118,7 +127,7 @@ def sigmoid_exp_form(da, z):
 
 
 def sigmoid_in_place(da, z):
-    s = np.exp(-z)
+    s = np.exp(-z, out=np.empty_like(z))  # an array even for a 0-d z (np.exp of one gives a number)
     s += 1
     np.reciprocal(s, out=s)
     s *= 1 - s
@@ -141,6 +150,9 @@ SIGMOID_MUTANTS = {
     "1 - s": (lambda da, z: da * (1 - _sig(z)), "the factor sigmoid(z) is missing"),
     "sign": (lambda da, z: -da * _sig(z) * (1 - _sig(z)), "the sign is flipped"),
     "precedence: da * s - s**2": (lambda da, z: da * _sig(z) - _sig(z) ** 2, None),
+    "two loops (matrices only)": (sigmoid_two_loops, None),
+    "rows only": (lambda da, z: np.array([da[n] * _sig(z[n]) * (1 - _sig(z[n])) for n in range(z.shape[0])]), None),
+    "in place": (lambda da, z: np.multiply(da, _sig(z) * (1 - _sig(z)), out=da), IN_PLACE),
 }
 
 
@@ -154,6 +166,14 @@ def tanh_cosh(da, z):
 
 
 def tanh_loops(da, z):
+    dz = np.empty_like(z)
+    for i in np.ndindex(*z.shape):
+        dz[i] = da[i] * (1 - math.tanh(z[i]) ** 2)
+    return dz
+
+
+def tanh_two_loops(da, z):
+    """Right for matrices only."""
     dz = np.empty_like(z)
     for i, j in np.ndindex(*z.shape):
         dz[i, j] = da[i, j] * (1 - math.tanh(z[i, j]) ** 2)
@@ -172,7 +192,7 @@ def tanh_cosh_float32(da, z):
 
 
 def tanh_in_place(da, z):
-    dz = np.tanh(z)
+    dz = np.tanh(z, out=np.empty_like(z))
     dz **= 2
     np.subtract(1, dz, out=dz)
     dz *= da
@@ -189,6 +209,8 @@ TANH_MUTANTS = {
     "1 / cosh": (lambda da, z: da / np.cosh(z), "(sech squared)"),
     "sign": (lambda da, z: da * (np.tanh(z) ** 2 - 1), "the sign is flipped"),
     "precedence: da * 1 - t**2": (lambda da, z: da * 1 - np.tanh(z) ** 2, None),
+    "two loops (matrices only)": (tanh_two_loops, None),
+    "in place": (lambda da, z: np.multiply(da, 1 - np.tanh(z) ** 2, out=da), IN_PLACE),
 }
 
 
@@ -201,7 +223,7 @@ def relu_where_ge(da, z):
     return np.where(z >= 0, da, 0.0)  # differs from > only at 0, which the grader never draws
 
 
-def relu_in_place(da, z):
+def relu_into_a_copy(da, z):
     dz = da.copy()
     dz[z <= 0] = 0
     return dz
@@ -209,17 +231,31 @@ def relu_in_place(da, z):
 
 def relu_loops(da, z):
     dz = np.zeros_like(da)
+    for i in np.ndindex(*z.shape):
+        if z[i] > 0:
+            dz[i] = da[i]
+    return dz
+
+
+def relu_two_loops(da, z):
+    """Right for matrices only."""
+    dz = np.zeros_like(da)
     for i, j in np.ndindex(*z.shape):
         if z[i, j] > 0:
             dz[i, j] = da[i, j]
     return dz
 
 
+def relu_in_place(da, z):
+    da[z <= 0] = 0  # the caller's da is gone
+    return da
+
+
 def relu_heaviside_float32(da, z):
     return np.heaviside(z.astype(np.float32), 0) * da.astype(np.float32)
 
 
-RELU_CORRECT = [relu_mask, relu_where_ge, relu_in_place, relu_loops, relu_heaviside_float32]
+RELU_CORRECT = [relu_mask, relu_where_ge, relu_into_a_copy, relu_loops, relu_heaviside_float32]
 RELU_MUTANTS = {
     "da * z": (lambda da, z: da * z, "dz is da * z"),
     "mask only": (lambda da, z: (z > 0).astype(float), "the mask (z > 0) alone"),
@@ -229,6 +265,8 @@ RELU_MUTANTS = {
     "mask on da": (lambda da, z: np.where(da > 0, da, 0.0), "the mask tests da instead of z"),
     "no mask": (lambda da, z: da.copy(), "dz is da unchanged"),
     "da * sign(z)": (lambda da, z: da * np.sign(z), None),
+    "two loops (matrices only)": (relu_two_loops, None),
+    "in place": (relu_in_place, IN_PLACE),
 }
 
 
@@ -306,6 +344,8 @@ MSE_MUTANTS = {
     "not differentiated": (lambda yh, y: (yh - y) ** 2 / len(yh), "the loss's terms"),
     "the loss value": (lambda yh, y: float(((yh - y) ** 2).sum() / (2 * len(yh))), "dy_hat is the loss, one number"),
     "divided by N twice": (lambda yh, y: (yh - y) / len(yh) ** 2, None),
+    "divided by N - 1": (lambda yh, y: (yh - y) / (len(yh) - 1), "divided by N - 1"),
+    "in place": (lambda yh, y: np.divide(np.subtract(yh, y, out=yh), len(yh), out=yh), IN_PLACE),
 }
 
 
@@ -369,6 +409,12 @@ def ce_unstable(logits, y):
     return (e / e.sum(axis=1, keepdims=True) - _one_hot(y, logits.shape[1])) / len(logits)
 
 
+def ce_one_max(logits, y):
+    """One max for the whole batch: right where every row is near the largest logit, NaN where one lies far below."""
+    e = np.exp(logits - logits.max())
+    return (e / e.sum(axis=1, keepdims=True) - _one_hot(y, logits.shape[1])) / len(logits)
+
+
 CE_CORRECT = [ce_stable, ce_logsumexp, ce_loops, ce_float32_after_shift, ce_einsum_in_place]
 CE_MUTANTS = {
     "forgot the one-hot": (lambda l, y: _stable_softmax(l) / len(l), "dlogits is p / N"),
@@ -380,6 +426,8 @@ CE_MUTANTS = {
     ),
     "sign": (lambda l, y: (_one_hot(y, l.shape[1]) - _stable_softmax(l)) / len(l), "the sign is flipped"),
     "mean over all entries": (lambda l, y: (_stable_softmax(l) - _one_hot(y, l.shape[1])) / l.size, "divided by N * C"),
+    "one max for the whole batch": (ce_one_max, "one max for the whole batch"),
+    "in place": (lambda l, y: ce_einsum_in_place(l, y) + 0 * l.__isub__(l.max(axis=1, keepdims=True)), IN_PLACE),
     "only the label's logit": (
         lambda l, y: _one_hot(y, l.shape[1]) * (_stable_softmax(l) - 1) / len(l),
         "only the label's logit gets a gradient",
@@ -551,13 +599,23 @@ def test_mlp_weights_of_the_layer_above_are_named_where_the_shapes_allow():
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
-def test_unstable_softmax_passes_visible_and_fails_hidden_on_stability():
-    """exp(logits) without the max subtracted gives the right numbers on moderate logits; on the hidden check's
-    large ones it gives NaN (as in a notebook, where the overflow is only a warning), and the report says why."""
-    assert grade("softmax_ce_grad", ce_unstable).passed
-    for seed in (1, 2, 3):
-        result = grade("softmax_ce_grad", ce_unstable, hidden=True, seed=seed)
+def test_unstable_softmax_fails_the_visible_check_already_and_is_told_why():
+    """exp(logits) without the max subtracted gives the right numbers on moderate logits; the visible check, like
+    the hidden one, has large logits too, where it gives NaN (as in a notebook, where the overflow is only a
+    warning), and the report says why. The moderate case alone passes: the stability is what fails."""
+    for result in [grade("softmax_ce_grad", ce_unstable)] + [
+            grade("softmax_ce_grad", ce_unstable, hidden=True, seed=seed) for seed in (1, 2, 3)]:
         assert not result.passed and "holds NaN or inf" in str(result) and "exp(logits) overflows" in str(result), str(result)
+        assert len(result.cases) >= 2, "the moderate cases before the large one passed"
+
+
+@pytest.mark.filterwarnings("ignore:underflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_one_max_for_the_batch_fails_every_seed_and_is_named():
+    """Subtracting logits.max() instead of each row's max passed about half the hidden seeds when the large
+    rows all went one way; now the large case always has rows both ways."""
+    for seed in [None] + list(range(20)):
+        result = grade("softmax_ce_grad", ce_one_max, hidden=seed is not None, seed=seed)
+        assert not result.passed and "Likely cause: one max for the whole batch" in str(result), str(result)
 
 
 def test_unstable_softmax_with_warnings_as_errors_is_told_the_same():
@@ -576,11 +634,16 @@ def test_mlp_fingerprint_without_mistakes_is_the_reference():
 
 
 def test_coinciding_mistakes_are_named_together():
-    """With N = 2, a missing 1/N and a missing 1/2 give the same numbers: the report names both."""
+    """With N = 2, a missing 1/N, a missing 1/2 and dividing by N - 1 give the same numbers: the report names all
+    three; with N = 3, only the first two agree."""
     exercise = layers_exercises.MSE_GRAD
     case = exercise.make_case(np.random.default_rng(0), {"N": 2, "K": 3})
     cause = _recognise_mistake(exercise, case, {"dy_hat": case.data["diff"]}, ["dy_hat"])
-    assert "one of two mistakes" in cause and "the 1/N is missing" in cause and "twice the gradient" in cause, cause
+    assert cause.startswith("one of 3 mistakes") and all(
+        m in cause for m in ("the 1/N is missing", "twice the gradient", "divided by N - 1")), cause
+    case = exercise.make_case(np.random.default_rng(0), {"N": 3, "K": 4})
+    cause = _recognise_mistake(exercise, case, {"dy_hat": case.data["diff"] / 2}, ["dy_hat"])
+    assert cause.startswith("dy_hat is divided by N - 1"), cause
 
 
 def test_mlp_grads_are_graded_as_a_list_of_arrays():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from backprop_ref.grading import grade
-from mutants import assert_fails, assert_fails_naming, assert_passes, soak
+from mutants import IN_PLACE, assert_fails, assert_fails_naming, assert_passes, soak
 
 
 # adam_step ------------------------------------------------------------------------------------
@@ -14,7 +14,8 @@ def adam(w, dw, m, v, t, lr, beta1, beta2, eps):
     return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
 
 
-def adam_in_place(w, dw, m, v, t, lr, beta1, beta2, eps):
+def adam_into_copies(w, dw, m, v, t, lr, beta1, beta2, eps):
+    w, m, v = w.copy(), m.copy(), v.copy()
     m *= beta1
     m += (1 - beta1) * dw
     v *= beta2
@@ -40,7 +41,7 @@ def adam_step_size_form(w, dw, m, v, t, lr, beta1, beta2, eps):
     return w - alpha * m / (np.sqrt(v) + eps * np.sqrt(1 - beta2**t)), m, v
 
 
-ADAM_CORRECT = [adam, adam_in_place, adam_loops, adam_step_size_form]
+ADAM_CORRECT = [adam, adam_into_copies, adam_loops, adam_step_size_form]
 
 
 @pytest.mark.parametrize("impl", ADAM_CORRECT)
@@ -63,7 +64,50 @@ def _adam_variant(**change):
     return impl
 
 
+def adam_in_place(w, dw, m, v, t, lr, beta1, beta2, eps):
+    """Right numbers, but w, m and v overwritten: the caller's arrays are gone."""
+    m *= beta1
+    m += (1 - beta1) * dw
+    v *= beta2
+    v += (1 - beta2) * dw * dw
+    w -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    return w, m, v
+
+
+def adam_two_loops(w, dw, m, v, t, lr, beta1, beta2, eps):
+    """Right for matrices only."""
+    w, m, v = w.copy(), m.copy(), v.copy()
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            m[i, j] = beta1 * m[i, j] + (1 - beta1) * dw[i, j]
+            v[i, j] = beta2 * v[i, j] + (1 - beta2) * dw[i, j] ** 2
+            w[i, j] -= lr * (m[i, j] / (1 - beta1**t)) / ((v[i, j] / (1 - beta2**t)) ** 0.5 + eps)
+    return w, m, v
+
+
+def adam_eps_inside(w, dw, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw**2
+    return w - lr * (m / (1 - beta1**t)) / np.sqrt(v / (1 - beta2**t) + eps), m, v
+
+
+def adam_scaled(factor):
+    """A step `factor` times the right one: a slip too small to see on w, plain on the step."""
+    def impl(w, dw, m, v, t, lr, beta1, beta2, eps):
+        new_w, m, v = adam(w, dw, m, v, t, lr, beta1, beta2, eps)
+        return w + factor * (new_w - w), m, v
+
+    return impl
+
+
 ADAM_MUTANTS = {
+    "in place": (adam_in_place, IN_PLACE),
+    "two loops (matrices only)": (adam_two_loops, None),
+    "eps inside the square root": (adam_eps_inside, "eps is inside the square root"),
+    "step 1% too long": (adam_scaled(1.01), None),
+    "step 0.1% too short": (adam_scaled(0.999), None),
+    "beta1 and beta2 swapped": (lambda w, dw, m, v, t, lr, b1, b2, eps: adam(w, dw, m, v, t, lr, b2, b1, eps), None),
+    "eps ignored": (lambda w, dw, m, v, t, lr, b1, b2, eps: adam(w, dw, m, v, t, lr, b1, b2, 0.0), None),
     "no bias correction": (_adam_variant(correct_m=False, correct_v=False), "no bias correction"),
     "no correction of m": (_adam_variant(correct_m=False), None),
     "no correction of v": (_adam_variant(correct_v=False), None),
@@ -85,7 +129,8 @@ def sgd(w, dw, lr):
     return w - lr * dw
 
 
-def sgd_in_place(w, dw, lr):
+def sgd_into_a_copy(w, dw, lr):
+    w = w.copy()
     w -= lr * dw
     return w
 
@@ -101,7 +146,7 @@ def sgd_float32(w, dw, lr):
     return w.astype(np.float32) - np.float32(lr) * dw.astype(np.float32)
 
 
-SGD_CORRECT = [sgd, sgd_in_place, sgd_loops, sgd_float32]
+SGD_CORRECT = [sgd, sgd_into_a_copy, sgd_loops, sgd_float32]
 
 
 @pytest.mark.parametrize("impl", SGD_CORRECT)
@@ -119,6 +164,11 @@ SGD_MUTANTS = {
     "w as its own gradient": (lambda w, dw, lr: w - lr * w, "uses w in place of its gradient"),
     "sign of dw": (lambda w, dw, lr: w - lr * np.sign(dw), None),
     "lr squared": (lambda w, dw, lr: w - lr**2 * dw, None),
+    "in place": (lambda w, dw, lr: np.subtract(w, lr * dw, out=w), IN_PLACE),
+    "two loops (matrices only)": (lambda w, dw, lr: np.array([[w[i, j] - lr * dw[i, j] for j in range(w.shape[1])]
+                                                               for i in range(w.shape[0])]), None),
+    "a vector only": (lambda w, dw, lr: np.array([w[i] - lr * dw[i] for i in range(len(w))]), None),
+    "step 1% too long": (lambda w, dw, lr: w - 1.01 * lr * dw, None),
 }
 
 
@@ -140,6 +190,11 @@ def momentum_in_place(w, dw, v, lr, mu):
     return w, v
 
 
+def momentum_into_copies(w, dw, v, lr, mu):
+    w, v = w.copy(), v.copy()
+    return momentum_in_place(w, dw, v, lr, mu)
+
+
 def momentum_loops(w, dw, v, lr, mu):
     w, v = w.copy(), v.copy()
     for i in np.ndindex(*w.shape):
@@ -155,7 +210,7 @@ def momentum_expanded_float32(w, dw, v, lr, mu):
     return w - lr * mu * v - lr * dw, mu * v + dw
 
 
-MOMENTUM_CORRECT = [momentum, momentum_in_place, momentum_loops, momentum_expanded_float32]
+MOMENTUM_CORRECT = [momentum, momentum_into_copies, momentum_loops, momentum_expanded_float32]
 
 
 @pytest.mark.parametrize("impl", MOMENTUM_CORRECT)
@@ -209,6 +264,9 @@ MOMENTUM_MUTANTS = {
     "v not returned": (_velocity_variant(False, keep_v=True), "v came back unchanged"),
     "mu ignored": (_velocity_variant(False, mu_on="none"), "mu is ignored"),
     "lr and mu swapped": (lr_and_mu_swapped, None),
+    "in place": (momentum_in_place, IN_PLACE),
+    "step 1% too long": (lambda w, dw, v, lr, mu: momentum(w, dw, v, 1.01 * lr, mu), None),
+    "a matrix only": (lambda w, dw, v, lr, mu: momentum(w.reshape(w.shape[0], w.shape[1]), dw, v, lr, mu), None),
 }
 
 
@@ -237,6 +295,10 @@ def nesterov_in_place(w, dw, v, lr, mu):
     return w, v
 
 
+def nesterov_into_copies(w, dw, v, lr, mu):
+    return nesterov_in_place(w.copy(), dw, v.copy(), lr, mu)
+
+
 def nesterov_loops(w, dw, v, lr, mu):
     w, v = w.copy(), v.copy()
     for i in np.ndindex(*w.shape):
@@ -252,7 +314,7 @@ def nesterov_expanded_float32(w, dw, v, lr, mu):
     return w - lr * ((1 + mu) * dw + mu * mu * v), mu * v + dw
 
 
-NESTEROV_CORRECT = [nesterov, nesterov_in_place, nesterov_loops, nesterov_expanded_float32]
+NESTEROV_CORRECT = [nesterov, nesterov_into_copies, nesterov_loops, nesterov_expanded_float32]
 
 
 @pytest.mark.parametrize("impl", NESTEROV_CORRECT)
@@ -278,6 +340,8 @@ NESTEROV_MUTANTS = {
     "v not returned": (_velocity_variant(True, keep_v=True), "v came back unchanged"),
     "mu ignored": (_velocity_variant(True, mu_on="none"), "mu is ignored"),
     "v and dw mixed up": (lambda w, dw, v, lr, mu: (lambda nv: (w - lr * (nv + mu * dw), nv))(mu * v + dw), None),
+    "in place": (nesterov_in_place, IN_PLACE),
+    "look-ahead 1% too long": (lambda w, dw, v, lr, mu: (w - lr * (dw + 1.01 * mu * (mu * v + dw)), mu * v + dw), None),
 }
 
 

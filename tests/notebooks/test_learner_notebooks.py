@@ -1,4 +1,5 @@
-"""A learner's fresh copy runs top to bottom, and exactly its graded test cells fail, saying why."""
+"""A learner's fresh copy runs top to bottom, and exactly its graded test cells fail, saying why in one short
+report: no traceback into the grader, no stray values printed."""
 import shutil
 
 import pytest
@@ -12,6 +13,8 @@ def test_only_graded_cells_fail_before_the_learner_writes_anything(path, tmp_pat
     shutil.copy(path, tmp_path / path.name)
     nb = read(tmp_path / path.name)
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert not setup.outputs, f"{path.name}: the set-up cell shows {setup.outputs[0]}; it should show nothing"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -20,7 +23,10 @@ def test_only_graded_cells_fail_before_the_learner_writes_anything(path, tmp_pat
         if is_test_cell(cell):
             assert errors, f"{where}: a graded test cell passed on an unwritten answer"
             error = errors[0]
-            assert error.ename == "NotImplementedError" or (error.ename == "AssertionError" and "is not written yet" in error.evalue), \
+            assert error.ename == "NotImplementedError" or (error.ename == "CheckFailed" and "is not written yet" in error.evalue), \
                 f"{where}: failed with {error.ename}: {error.evalue[:300]}; expected the check to say the answer is not written yet"
+            shown = "\n".join(error.traceback)
+            assert error.ename != "CheckFailed" or "File " not in shown and ".py" not in shown and len(error.traceback) < 10, \
+                f"{where}: the learner sees more than the check's report:\n{shown}"
         else:
             assert not errors, f"{where}: failed in a learner's fresh copy: {errors[0].ename}: {errors[0].evalue[:300]}"

@@ -1,11 +1,16 @@
-"""The syllabus (course/README.md and course/index.ipynb) lists every lesson in order, with its time and points."""
+"""The syllabus (course/README.md and course/index.ipynb) lists every lesson in order, with its time and points,
+links the learner's own copies (my-work/, never the generated exercises/), and names the functions each
+lesson has the learner write in the order the lesson asks for them."""
+import ast
 import re
 
 import pytest
 
-from course_notebooks import COURSE, SOLUTIONS, is_test_cell, nbgrader, notebooks, read
+from course_notebooks import COURSE, SOLUTIONS, is_answer_cell, is_test_cell, nbgrader, notebooks, read
 
 ROW = re.compile(r"^\| *(\d+) *\| *\[([^\]]+)\]\(([^)]+)\) *\| *(\d+) min *\| *(\d+) *\|", re.MULTILINE)
+# A lesson's row, its last column: "You write", backquoted function names.
+YOU_WRITE = re.compile(r"^\| *(\d+) *\| *\[[^\]]+\]\([^)]+\) *\|[^|\n]*\|[^|\n]*\| *([^|\n]*?) *\| *$", re.MULTILINE)
 TOTAL = re.compile(r"^\| *\| *\*\*Part 1\*\* *\| *\*\*(\d+) min\*\* *\| *\*\*(\d+)\*\* *\|", re.MULTILINE)
 
 
@@ -14,7 +19,7 @@ def points_of(path):
 
 
 def syllabus_texts():
-    yield "course/README.md", (COURSE / "README.md").read_text(), "../exercises/"
+    yield "course/README.md", (COURSE / "README.md").read_text(), "../my-work/"
     index = read(COURSE / "index.ipynb")
     yield "course/index.ipynb", "\n".join(c.source for c in index.cells if c.cell_type == "markdown"), "../my-work/"
 
@@ -34,3 +39,20 @@ def test_syllabus_links_every_lesson_in_order_with_its_points(name, text, folder
     assert total, f"{name}: no total row (| | **Part 1** | **M min** | **P** |)"
     assert int(total.group(1)) == sum(int(r[3]) for r in rows), f"{name}: the total time is not the sum of the lessons'"
     assert int(total.group(2)) == sum(points_of(p) for p in lessons), f"{name}: the total points are not the sum of the lessons'"
+
+
+def functions_written(path):
+    """The functions a lesson's answer cells define, in the notebook's order: what the learner writes."""
+    return [node.name for cell in read(path).cells if is_answer_cell(cell)
+            for node in ast.parse(cell.source).body if isinstance(node, ast.FunctionDef)]
+
+
+@pytest.mark.parametrize("name, text, folder", list(syllabus_texts()), ids=["README", "index"])
+def test_syllabus_names_what_each_lesson_has_you_write_in_the_lessons_order(name, text, folder):
+    rows = {int(number): re.findall(r"`([^`]+)`", cell) for number, cell in YOU_WRITE.findall(text)}
+    lessons = notebooks(SOLUTIONS)
+    assert sorted(rows) == [int(p.parent.name[:2]) for p in lessons], f"{name}: a lesson row without its 'You write' column"
+    for path in lessons:
+        listed, written = rows[int(path.parent.name[:2])], functions_written(path)
+        assert listed == written, (f"{name}: lesson {path.parent.name} lists {listed} under 'You write'; "
+                                   f"the notebook asks for {written}, in that order")

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backprop_ref.grading import grade
 from backprop_ref.grading.core import GradingTimeout, LearnerProcessEnded, _time_limit, learner_code_elsewhere
 from backprop_ref.sandbox.bubblewrap import COURSE, MAX_RESTARTS, python_paths
 
@@ -91,6 +92,24 @@ def test_a_learner_function_is_called_on_plain_data(sandbox, cell):
     assert sandbox.lookup("uses")(lambda v: v + 1, np.arange(3.0)).tolist() == [2.0, 4.0, 6.0]
     with pytest.raises(NameError):
         sandbox.lookup("not_defined")
+
+
+def test_a_call_changes_the_inputs_in_place_as_it_would_in_one_process(sandbox, cell):
+    """What the learner's function does to its arguments in the sandbox is written back into the grader's, so the
+    checks see an input changed in place (a contract) wherever the code runs."""
+    cell("def step(w, parts, keep):\n    w -= 1.0\n    parts[0][1] = 7.0\n    parts.append(0)\n    return keep\n"
+         "def reshape(x):\n    x.shape = (x.size,)\n    return 0\n")
+    w, inner, keep = np.zeros((2, 2)), np.zeros(3), np.arange(3)
+    parts = [inner]
+    assert sandbox.lookup("step")(w, parts, keep).tolist() == [0, 1, 2]
+    assert w.tolist() == [[-1.0, -1.0], [-1.0, -1.0]] and inner.tolist() == [0.0, 7.0, 0.0] and len(parts) == 2
+    x = np.ones((2, 3))
+    sandbox.lookup("reshape")(x)
+    assert x.shape == (2, 3) and np.isnan(x).all()  # a shape it cannot take here shows as changed values
+    cell("def sgd_step(w, dw, lr):\n    w -= lr * dw\n    return w\n")
+    with learner_code_elsewhere():
+        result = grade("sgd_step", sandbox.lookup("sgd_step"))
+    assert not result.passed and "sgd_step changed w in place" in str(result), str(result)
 
 
 def test_learner_errors_keep_their_type_and_line(sandbox, cell):

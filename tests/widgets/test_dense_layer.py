@@ -56,8 +56,20 @@ def test_the_classes_need_the_bias():
     assert _accuracy(1.0, 1.0, -3.0) == 1.0
 
 
+def test_decision_line_opens_unsolved_with_the_bias_left_to_find():
+    """The learner opens the widget to separate the classes: it must not open with them separated."""
+    w = dense_layer.decision_line()
+    values = {name: control.value for name, control in w.controls.items()}
+    assert values["bias_unit"] and not w.controls["b"].disabled
+    assert _numbers(w.status.value, "accuracy") <= 75
+    assert _accuracy(values["w1"], values["w2"], values["b"]) <= 0.75
+    w.controls["b"].value = -3.0  # the move the lesson asks for solves it
+    assert _numbers(w.status.value, "accuracy") == 100
+
+
 def test_no_line_when_both_weights_are_zero():
     w = dense_layer.decision_line()
+    w.controls["b"].value = -3.0
     w.controls["w1"].value, w.controls["w2"].value = 0.0, 0.0
     assert "no line" in w.status.value
     assert _numbers(w.status.value, "a") == pytest.approx(1 / (1 + np.exp(3.0)), abs=0.005)  # sigmoid(b), b = -3

@@ -49,11 +49,15 @@ def my_classifier_grads(x, y, weights):
     return [np.vstack([x.T @ dz1, dz1.sum(axis=0)]), np.vstack([a1.T @ dz2, dz2.sum(axis=0)])]
 
 
-def test_the_first_control_is_the_noise_slider():
+def test_the_first_control_is_the_noise_slider_and_it_reaches_the_collapse():
+    """The lesson asks where the accuracy collapses: at noise = 1, so the slider must get there."""
     w = ocr.label_noise_explorer()
     slider = next(iter(w.controls.values()))
-    assert isinstance(slider, widgets.FloatSlider) and (slider.min, slider.max, slider.step) == (0.0, 0.9, 0.1)
+    assert isinstance(slider, widgets.FloatSlider) and (slider.min, slider.max) == (0.0, 1.0)
+    assert slider.step == 0.05  # 0.95 too: the last level before the collapse
     assert "bp-ocr-noise" in w._dom_classes and "bp-widget" in w._dom_classes
+    w.controls["noise"].value = 1.0
+    assert _numbers(w.status.value)[0] == 1.0
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.3, 0.8])
@@ -114,6 +118,45 @@ def test_an_unwritten_gradient_falls_back_to_the_reference():
     assert _numbers(w.status.value)[1] == pytest.approx(_held_out_accuracy_by_hand(0.0)[0], abs=5e-4)
 
 
+def _label_frequencies(noise):
+    """freq[c, j]: the fraction of the lesson's training images of digit c labelled j, labels drawn as the widget draws them."""
+    _, _, y_train, _ = ocr.digits_split()
+    noisy = ocr.noisy_labels(y_train, noise, np.random.default_rng(0))
+    return ocr.confusion_matrix(y_train, noisy) / np.bincount(y_train, minlength=10)[:, None]
+
+
+@pytest.mark.parametrize("noise", [0.5, 0.8, 0.9])
+def test_the_right_label_stays_the_most_frequent_though_most_labels_are_wrong(noise):
+    """The lesson's claim: what counts is the right label against each wrong one, not against all of them.
+
+    For the images of one digit the right label's frequency is 1 - 0.9 noise, each wrong one's 0.1 noise."""
+    freq = _label_frequencies(noise)
+    right, wrong = np.diag(freq), freq[~np.eye(10, dtype=bool)].reshape(10, 9)
+    assert np.all(right > wrong.max(axis=1))  # for every digit, the right label is still the most frequent
+    assert right.mean() == pytest.approx(1 - 0.9 * noise, abs=0.03)
+    assert wrong.mean() == pytest.approx(0.1 * noise, abs=0.01)
+    if noise >= 0.8:
+        assert right.mean() < 0.5  # ... though most labels are wrong
+
+
+def test_at_noise_1_the_labels_say_nothing():
+    freq = _label_frequencies(1.0)
+    assert np.diag(freq).mean() == pytest.approx(0.1, abs=0.02)  # the right label as frequent as each wrong one
+    assert np.abs(freq - 0.1).max() < 0.1  # every digit's labels spread evenly over the ten
+
+
+def test_accuracy_holds_while_the_right_label_leads_and_collapses_at_noise_1():
+    """The lesson's numbers: at 0.9, 81% of the labels are wrong and the network is still far above guessing;
+    at 1 it is down to guessing (within the chance of a random labelling; 10% on average)."""
+    w = ocr.label_noise_explorer()
+    w.controls["noise"].value = 0.9
+    _, at_09, _, _, right_09 = _numbers(w.status.value)
+    w.controls["noise"].value = 1.0
+    _, at_1, _, _, right_1 = _numbers(w.status.value)
+    assert right_09 < 0.25 and at_09 > 0.45 and at_09 > 2 * right_09
+    assert abs(right_1 - 0.1) < 0.02 and at_1 < 0.25 and at_1 < at_09 / 2
+
+
 def test_noisy_labels_replace_the_asked_fraction():
     y = np.arange(1000) % 10
     noisy = ocr.noisy_labels(y, 0.3, np.random.default_rng(0))
@@ -148,4 +191,19 @@ def test_the_pictures_show_the_misclassified_digits():
     plt.close(fig)
     fig = ocr.show_digits(x, y, count=12, cols=6)
     assert _texts(fig)[:12] == [str(v) for v in y[:12]]
+    plt.close(fig)
+
+
+def test_the_confusion_matrix_writes_its_diagonal_too():
+    """The lesson says a perfect classifier has numbers on the diagonal only: the diagonal has its numbers."""
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0])
+    counts = ocr.confusion_matrix(y, predicted, classes=3)
+    fig, ax = plt.subplots()
+    ocr.plot_confusion(ax, counts)
+    written = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    assert written == {(i, j): str(counts[i, j]) for i, j in zip(*np.nonzero(counts))}
+    assert {written[(i, i)] for i in range(3)} == {"2", "2", "3"}
+    colours = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_color() for t in ax.texts}
+    assert all(colours[(i, i)] != "crimson" for i in range(3)) and colours[(0, 1)] == "crimson"
     plt.close(fig)

@@ -86,14 +86,14 @@ def _race():
 def test_a_slider_comes_first_and_the_widget_carries_its_classes():
     w = _race()
     first = next(iter(w.controls.values()))
-    assert isinstance(first, widgets.FloatSlider) and first.readout_format == ".3f" and not first.continuous_update
+    assert isinstance(first, widgets.FloatLogSlider) and first.readout_format == ".3g" and not first.continuous_update
     assert list(w.controls) == ["lr", "steps", "surface", "schedule"]
     assert {"bp-widget", "bp-optimisers"} <= set(w._dom_classes) and "bp-status" in w.status._dom_classes
 
 
 def test_the_status_gives_each_optimisers_final_loss():
     w = _race()
-    assert w.status.value.startswith("lr = 0.010, steps = 100, surface = bowl, schedule = constant | final loss: ")
+    assert w.status.value.startswith("lr = 0.0100, steps = 100, surface = bowl, schedule = constant | final loss: ")
     _assert_finals(w.status.value, "bowl", 0.01, 100)
     finals = _finals(w.status.value)
     assert float(finals["momentum"]) < 0.01 * float(finals["SGD"])  # the lesson asks why momentum gets further
@@ -106,7 +106,7 @@ def test_moving_the_controls_redraws_with_the_new_numbers(surface, lr, steps):
     w.controls["surface"].value = surface
     w.controls["steps"].value = steps
     w.controls["lr"].value = lr
-    assert w.status.value.startswith(f"lr = {lr:.3f}, steps = {steps}, surface = {surface}, schedule = constant | ")
+    assert w.status.value.startswith(f"lr = {lr:#.3g}, steps = {steps}, surface = {surface}, schedule = constant | ")
     _assert_finals(w.status.value, surface, lr, steps)
 
 
@@ -122,7 +122,7 @@ def test_too_large_a_learning_rate_is_reported_as_diverged():
 def test_each_schedule_sets_the_learning_rate_of_every_step(schedule):
     w = _race()
     w.controls["schedule"].value = schedule
-    assert w.status.value.startswith(f"lr = 0.010, steps = 100, surface = bowl, schedule = {schedule} | ")
+    assert w.status.value.startswith(f"lr = 0.0100, steps = 100, surface = bowl, schedule = {schedule} | ")
     _assert_finals(w.status.value, "bowl", 0.01, 100, schedule)
     lr_at = optimisers.schedule(schedule, 0.01, 100)
     assert [lr_at(t) for t in (0, 50, 99)] == pytest.approx([_lr(schedule, 0.01, 100, t) for t in (0, 50, 99)])
@@ -138,15 +138,55 @@ def test_the_learners_rules_are_the_ones_at_work():
     assert finals["SGD"] is None  # it climbed out of the bowl
     assert finals["momentum"] == f"{_final_loss('momentum', 'bowl', 0.05, 100):.3g}"
     note = w.children[-1].value
-    assert "using your sgd_step" in note and "using your momentum_step" in note
-    assert "using the reference nesterov_step" in note and "adam_step" not in note  # None: the reference, silently
+    assert note.startswith("using your sgd_step, momentum_step; using the reference nesterov_step: ")
+    assert "adam_step" not in note  # None: the reference, silently
 
 
 def test_unwritten_rules_fall_back_to_the_reference_and_say_so():
     w = _race()
     note = w.children[-1].value
-    for name in ("sgd_step", "momentum_step", "nesterov_step", "adam_step"):
-        assert f"using the reference {name}" in note
+    assert note == ("using the reference sgd_step, momentum_step, nesterov_step, adam_step: "
+                    "write yours above, then re-run this cell to see your own at work")
+
+
+def test_the_reference_note_is_said_once():
+    w = optimisers.race(bp.sgd_step, _not_written, _not_written, bp.adam_step)
+    note = w.children[-1].value
+    assert note.count("write yours above") == 1 and note.count("using the reference") == 1
+    assert note == ("using your sgd_step, adam_step; using the reference momentum_step, nesterov_step: "
+                    "write yours above, then re-run this cell to see your own at work")
+
+
+def test_the_learning_rate_slider_crosses_its_range_in_a_few_dozen_presses():
+    """A key press moves a slider by one step: 0.001 to about 0.4 must not take hundreds of them."""
+    slider = _race().controls["lr"]
+    presses = round((slider.max - slider.min) / slider.step)
+    assert 20 <= presses <= 40
+    assert slider.base ** slider.min == pytest.approx(0.001) and slider.base ** slider.max > 0.3
+    # the values the lesson's questions name are on the slider (to the readout's three digits)
+    positions = slider.base ** (slider.min + slider.step * np.arange(presses + 1))
+    for asked in (0.01, 0.2):
+        assert np.min(np.abs(positions - asked)) / asked < 0.005
+
+
+def test_each_panel_has_axis_labels_a_start_and_the_minimum():
+    import matplotlib.pyplot as plt
+
+    w = _race()
+    fig = plt.figure(figsize=w.figsize)
+    w.draw(fig, **w.values())
+    axes = fig.get_axes()
+    assert len(axes) == 4
+    start, minimum = optimisers.BOWL.start, optimisers.BOWL.minimum
+    for ax in axes:
+        points = {(float(x), float(y)) for line in ax.get_lines() for x, y in zip(line.get_xdata(), line.get_ydata())
+                  if len(line.get_xdata()) == 1}
+        assert start in points and minimum in points  # single-point markers: the start and the star
+        assert len(ax.get_xticks()) and len(ax.get_yticks())  # a scale to read the path against
+    assert [ax.get_xlabel() for ax in axes[2:]] == ["$w_1$"] * 2 and [ax.get_ylabel() for ax in axes[::2]] == ["$w_2$"] * 2
+    assert {t.get_text() for t in axes[0].get_legend().get_texts()} == {"path", "start", "minimum"}
+    assert fig.get_figwidth() >= 9 and fig.get_figheight() >= 6  # four panels of a readable size, not a strip
+    plt.close(fig)
 
 
 def test_trajectory_returns_the_path_and_its_losses():

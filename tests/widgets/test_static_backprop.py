@@ -1,5 +1,5 @@
 """The lesson 5 widget: training on two spirals with the learner's mlp_backward, checked step by step
-against a network, a backward pass and an Adam written out here in plain NumPy."""
+against a network, a backward pass and gradient descent written out here in plain NumPy."""
 import re
 
 import ipywidgets as widgets
@@ -46,16 +46,11 @@ def _grads(x, y, weights):
     return grads
 
 
-def _adam(weights, x, y, lr, steps):
-    """`steps` full-batch Adam steps (beta1 0.9, beta2 0.999, eps 1e-8) from fresh moments."""
+def _gradient_descent(weights, x, y, lr, steps):
+    """`steps` full-batch gradient-descent steps, W <- W - lr * dW: lesson 1's rule, all that lesson 5 has taught."""
     weights = [W.copy() for W in weights]
-    m = [np.zeros_like(W) for W in weights]
-    v = [np.zeros_like(W) for W in weights]
-    for t in range(1, steps + 1):
-        for i, dW in enumerate(_grads(x, y, weights)):
-            m[i] = 0.9 * m[i] + 0.1 * dW
-            v[i] = 0.999 * v[i] + 0.001 * dW**2
-            weights[i] -= lr * (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+    for _ in range(steps):
+        weights = [W - lr * dW for W, dW in zip(weights, _grads(x, y, weights))]
     return weights
 
 
@@ -74,7 +69,7 @@ def _expected(x, y, weights):
 def test_controls_a_slider_first_then_play_and_step():
     w = static_backprop.spiral_trainer(_not_written)
     first = next(iter(w.controls.values()))
-    assert isinstance(first, widgets.FloatSlider) and first.readout_format == ".3f" and not first.continuous_update
+    assert isinstance(first, widgets.FloatSlider) and first.readout_format == ".2f" and not first.continuous_update
     assert list(w.controls) == ["lr", "hidden", "layers"]
     row = w.children[0].children
     assert row[0] is first and w.play in row and w.step_button in row
@@ -86,7 +81,7 @@ def test_the_untrained_network_is_drawn_with_its_loss_and_accuracy():
     w = static_backprop.spiral_trainer(_not_written)
     x, y = static_backprop.spirals()
     assert x.shape == (200, 2) and set(np.unique(y)) == {0, 1}
-    assert w.status.value.startswith("lr = 0.020, hidden = 16, layers = 2 | epoch 0, ")
+    assert w.status.value.startswith("lr = 1.00, hidden = 16, layers = 2 | epoch 0, ")
     epoch, loss, accuracy = _drawn(w.status.value)
     expected_loss, expected_accuracy = _expected(x, y, w.run.weights)
     assert epoch == 0 and w.run.epoch == 0
@@ -94,13 +89,14 @@ def test_the_untrained_network_is_drawn_with_its_loss_and_accuracy():
     assert [W.shape for W in w.run.weights] == [(3, 16), (17, 16), (17, 2)]
 
 
-def test_step_trains_one_chunk_of_adam_with_the_gradients_of_the_given_backward():
+def test_step_trains_one_chunk_of_gradient_descent_with_the_gradients_of_the_given_backward():
+    """Lesson 5 comes before the optimisers of lesson 6: the trainer uses the rule taught so far."""
     w = static_backprop.spiral_trainer(_not_written)
     x, y = static_backprop.spirals()
     start = [W.copy() for W in w.run.weights]
     w.step_button.click()
     chunk = static_backprop.EPOCHS_PER_TICK
-    expected = _adam(start, x, y, lr=0.02, steps=chunk)
+    expected = _gradient_descent(start, x, y, lr=static_backprop.LR, steps=chunk)
     for got, want in zip(w.run.weights, expected):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
     epoch, loss, accuracy = _drawn(w.status.value)
@@ -133,7 +129,7 @@ def test_an_unwritten_backward_falls_back_to_the_reference_and_says_so():
     for _ in range(20):
         w.step_button.click()
     epoch, loss, accuracy = _drawn(w.status.value)
-    assert epoch == 20 * static_backprop.EPOCHS_PER_TICK and loss < 0.5 * loss0 and accuracy > 80
+    assert epoch == 20 * static_backprop.EPOCHS_PER_TICK and loss < 0.5 * loss0 and accuracy > 95
 
 
 def test_the_reference_backward_matches_plain_numpy():
@@ -152,9 +148,9 @@ def test_play_ticks_train_and_a_new_architecture_starts_over():
     w.play.value += 1
     w.play.value += 1
     assert _drawn(w.status.value)[0] == 2 * static_backprop.EPOCHS_PER_TICK
-    assert w.seconds_per_tick < 2.0  # about 0.1 s on a laptop; generous for a busy test machine
+    assert w.seconds_per_tick > 0  # measured (no bound on it: a busy machine is slow, not wrong)
     w.controls["hidden"].value = 6
-    assert w.status.value.startswith("lr = 0.020, hidden = 6, layers = 2 | epoch 0, ")
+    assert w.status.value.startswith("lr = 1.00, hidden = 6, layers = 2 | epoch 0, ")
     assert [W.shape for W in w.run.weights] == [(3, 6), (7, 6), (7, 2)]
     w.controls["layers"].value = 3
     assert [W.shape for W in w.run.weights] == [(3, 6), (7, 6), (7, 6), (7, 2)]
@@ -163,13 +159,13 @@ def test_play_ticks_train_and_a_new_architecture_starts_over():
 
 def test_the_learning_rate_changes_the_optimiser_and_is_marked_once_training_has_begun():
     w = static_backprop.spiral_trainer(_not_written)
-    w.controls["lr"].value = 0.025
-    assert w.run.optimizer.lr == 0.025 and w.run.lr_changes == []  # nothing trained yet: nothing to mark
-    assert w.status.value.startswith("lr = 0.025, hidden = 16, layers = 2 | epoch 0, ")
+    w.controls["lr"].value = 0.5
+    assert w.run.lr == 0.5 and w.run.lr_changes == []  # nothing trained yet: nothing to mark
+    assert w.status.value.startswith("lr = 0.50, hidden = 16, layers = 2 | epoch 0, ")
     w.step_button.click()
-    w.controls["lr"].value = 0.1
-    assert w.run.optimizer.lr == 0.1 and w.run.lr_changes == [static_backprop.EPOCHS_PER_TICK]
-    assert w.status.value.startswith("lr = 0.100, ")
+    w.controls["lr"].value = 2.0
+    assert w.run.lr == 2.0 and w.run.lr_changes == [static_backprop.EPOCHS_PER_TICK]
+    assert w.status.value.startswith("lr = 2.00, ")
 
 
 def test_a_backward_that_blows_up_the_weights_is_reported_and_stops_training():
@@ -182,8 +178,8 @@ def test_a_backward_that_blows_up_the_weights_is_reported_and_stops_training():
     epoch = w.run.epoch
     w.step_button.click()
     assert w.run.epoch == epoch
-    w.controls["lr"].value = 0.01  # starts over
-    assert w.status.value.startswith("lr = 0.010, hidden = 16, layers = 2 | epoch 0, ") and not w.run.diverged
+    w.controls["lr"].value = 0.5  # starts over
+    assert w.status.value.startswith("lr = 0.50, hidden = 16, layers = 2 | epoch 0, ") and not w.run.diverged
 
 
 def test_play_stop_trains_nothing():
@@ -197,3 +193,47 @@ def test_the_boundary_is_a_probability_on_the_grid():
     w = static_backprop.spiral_trainer(_not_written)
     p = w.run.probabilities()
     assert p.shape == (static_backprop.GRID, static_backprop.GRID) and np.all((p >= 0) & (p <= 1))
+
+
+def _train(w, ticks):
+    for _ in range(ticks):
+        w.step_button.click()
+    return _drawn(w.status.value)
+
+
+def test_a_new_network_starts_over_at_the_starting_learning_rate():
+    """The lesson raises lr while a network trains, then asks for smaller networks: each starts at lr 1 again."""
+    w = static_backprop.spiral_trainer(_not_written)
+    _train(w, 2)
+    w.controls["lr"].value = 5.0
+    _train(w, 1)
+    w.controls["hidden"].value = 4
+    assert w.controls["lr"].value == static_backprop.LR and w.run.lr == static_backprop.LR
+    assert w.status.value.startswith("lr = 1.00, hidden = 4, layers = 2 | epoch 0, ")
+    w.controls["lr"].value = 4.0
+    w.controls["layers"].value = 1
+    assert w.run.lr == static_backprop.LR and [W.shape for W in w.run.weights] == [(3, 4), (5, 2)]
+    assert w.status.value.startswith("lr = 1.00, hidden = 4, layers = 1 | epoch 0, ")
+
+
+def test_a_rebuilt_network_is_drawn_once():
+    w = static_backprop.spiral_trainer(_not_written)
+    drawn = []
+    w.draw = lambda fig, **values: drawn.append(values) or "epoch 0, loss 0.000, accuracy 0%"
+    w.controls["lr"].value = 3.0
+    w.controls["hidden"].value = 8
+    assert drawn[-1] == {"lr": static_backprop.LR, "hidden": 8, "layers": 2} and len(drawn) == 2
+
+
+@pytest.mark.parametrize("hidden, layers", [(8, 2), (4, 2), (4, 1), (16, 1), (4, 4), (48, 2), (16, 4)])
+def test_the_prompts_networks_learn_after_the_learning_rate_was_raised(hidden, layers):
+    """Every network the lesson asks for still learns after lr was raised on the one before: none is dead."""
+    w = static_backprop.spiral_trainer(_not_written)
+    _train(w, 2)
+    w.controls["lr"].value = 5.0  # the lesson's "raise lr while it trains"
+    _train(w, 2)
+    w.controls["hidden"].value, w.controls["layers"].value = hidden, layers
+    _, loss0, _ = _drawn(w.status.value)
+    epoch, loss, _ = _train(w, 12)
+    assert epoch == 12 * static_backprop.EPOCHS_PER_TICK and not w.run.diverged
+    assert loss < 0.95 * loss0  # it learns (a dead network keeps its loss, a diverging one loses it)

@@ -1,10 +1,11 @@
 """Small helpers the exercise definitions share."""
 import functools
+import itertools
 
 import numpy as np
 
 from ...backend import to_host
-from ..core import Gradient, Mistake, _same, type_name
+from ..core import Gradient, Mistake, WrongReturn, _same, type_name
 
 
 def awkward_dims(rng, names, extra=2, high=6):
@@ -22,6 +23,20 @@ def awkward_dims(rng, names, extra=2, high=6):
         d[one] = 1
         dims.append(d)
     return dims
+
+
+def any_shapes(rng, high=6):
+    """Hidden-check shapes for a contract that says "any shape": a matrix, a 3-D array, a vector, a single
+    number (a 0-d array) and a column, sizes drawn fresh. Code that loops over two axes, or assumes one,
+    fails on some of them; a matrix comes first, where most mistakes show."""
+
+    def n():
+        return int(rng.integers(2, high + 1))
+
+    return [(n(), n()), (n(), n(), n()), (n(),), (), (n(), 1)]
+
+
+VISIBLE_SHAPES = ((4, 3), (2, 3, 2), (5,), ())  # the visible check's, for the same contracts
 
 
 def label(dims):
@@ -42,9 +57,10 @@ def vjp_targets(forward, inputs, dout):
     return {name: Gradient(f, x) for name, x in inputs.items()}
 
 
-def told_apart(*mistakes):
-    """The mistakes, each named only where no other one gives the same numbers; where two do (a batch of
-    2 makes "factor N" and "factor 2" equal), one Mistake that names both, so a message never guesses."""
+def told_apart(*mistakes, most=3):
+    """The mistakes, each named only where no other one gives the same numbers; where two or three do (with
+    N = 2, "the 1/N is missing", "twice the gradient" and "divided by N - 1" agree), one Mistake that names them
+    all, so a message never guesses. Where more than ``most`` agree, none is named."""
     last = [None, None]  # (case, fingerprints): one failure asks every mistake about the same case
 
     def prints(case):
@@ -58,35 +74,39 @@ def told_apart(*mistakes):
             last[:] = [case, found]
         return last[1]
 
-    def alone(i, case):
+    def exactly(group, case):
+        """The outputs on which the mistakes in ``group`` agree with each other and no other mistake agrees."""
         found = prints(case)
-        return {k: v for k, v in found[i].items()
-                if not any(j != i and k in other and _same(v, other[k]) for j, other in enumerate(found))}
+        first = found[group[0]]
+        return {k: v for k, v in first.items()
+                if all(k in found[i] and _same(v, found[i][k]) for i in group[1:])
+                and not any(j not in group and k in other and _same(v, other[k]) for j, other in enumerate(found))}
 
-    def together(i, j, case):
-        a, b = prints(case)[i], prints(case)[j]
-        return {k: v for k, v in a.items() if k in b and _same(v, b[k])}
-
-    singles = [Mistake(m.message, functools.partial(alone, i)) for i, m in enumerate(mistakes)]
-    pairs = [Mistake(f"one of two mistakes that give the same numbers on these inputs: {a.message}; or {b.message}",
-                     functools.partial(together, i, j))
-             for i, a in enumerate(mistakes) for j, b in enumerate(mistakes) if i < j]
-    return tuple(singles + pairs)
+    named = []
+    for size in range(1, most + 1):
+        for group in itertools.combinations(range(len(mistakes)), size):
+            message = mistakes[group[0]].message if size == 1 else (
+                f"one of {size} mistakes that give the same numbers on these inputs: "
+                + "; or ".join(mistakes[i].message for i in group))
+            named.append(Mistake(message, functools.partial(exactly, group)))
+    return tuple(named)
 
 
 def learner_grads(grads, shapes):
+    """The learner's list of dW, one per layer, stacked (see stack); or a WrongReturn that says what is wrong
+    with it, which fails the grads alone (the rest of what the function returned is still graded)."""
     L = len(shapes)
     if not isinstance(grads, (list, tuple)):
-        raise TypeError(f"grads must be a list of arrays, one dW per layer, first layer first ({L} here), "
-                        f"got {type_name(grads)}")
+        return WrongReturn(f"grads must be a list of arrays, one dW per layer, first layer first ({L} here), "
+                           f"got {type_name(grads)}")
     if len(grads) != L:
-        raise ValueError(f"grads holds {len(grads)} arrays, but the network has {L} layers: return one dW per "
-                         f"weight matrix, first layer first")
+        return WrongReturn(f"grads holds {len(grads)} arrays, but the network has {L} layers: return one dW per "
+                           f"weight matrix, first layer first")
     arrays = []
     for l, g in enumerate(grads):
         g = to_host(g)
         if not hasattr(g, "shape") or np.asarray(g).dtype.kind not in "fiu":
-            raise TypeError(f"grads[{l}] must be an array of numbers, got {type_name(g)}")
+            return WrongReturn(f"grads[{l}] must be an array of numbers, got {type_name(g)}")
         arrays.append(np.asarray(g, dtype=np.float64))
     got = [a.shape for a in arrays]
     if got != shapes and got != shapes[::-1]:  # reversed: graded, so that the mistake is named
@@ -97,8 +117,8 @@ def learner_grads(grads, shapes):
             hint = ": it has no bias row (the last row of each dW is the bias's gradient, dz summed over the batch)"
         elif got[l] == (cols, rows):
             hint = ": it looks transposed"
-        raise ValueError(f"grads[{l}] has shape {got[l]}, but weights[{l}] has shape {shapes[l]}; each dW has "
-                         f"the shape of its weight matrix (D_l + 1, D_(l+1)), the bias as its last row{hint}")
+        return WrongReturn(f"grads[{l}] has shape {got[l]}, but weights[{l}] has shape {shapes[l]}; each dW has "
+                           f"the shape of its weight matrix (D_l + 1, D_(l+1)), the bias as its last row{hint}")
     return stack(arrays)
 
 

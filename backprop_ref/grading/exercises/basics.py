@@ -295,6 +295,7 @@ def _numeric_dims(rng):
         {"x": (n(2, 6), 1), "out": (n(1, 5),)},
         {"x": (n(2, 12),), "out": (1,)},
         {"x": (1,), "out": (n(1, 4),)},
+        {"x": (), "out": (n(1, 4),)},  # a single number, a 0-d array: "any shape" includes it
     ]
 
 
@@ -368,7 +369,8 @@ NUMERICAL_GRADIENT = Exercise(
     outputs=("grad",),
     parts=(Part("grad", 3, ("grad",)),),
     make_case=_numeric_case,
-    visible_dims=({"x": (4,), "out": (3,)}, {"x": (3, 4), "out": (2, 5)}),
+    visible_dims=({"x": (4,), "out": (3,)}, {"x": (3, 4), "out": (2, 5)}, {"x": (2, 2, 3), "out": (2,)},
+                  {"x": (), "out": (3,)}),
     hidden_dims=_numeric_dims,
     shape_names={"grad": "the shape of x"},
     mistakes=(

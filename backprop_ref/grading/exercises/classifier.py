@@ -9,7 +9,7 @@ from ...data import digits_for_grading as _digits_for_grading
 from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
-from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part, type_name
+from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part, WrongReturn, type_name
 from ._common import learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack
 
 # ---------------------------------------------------------------------------------------------
@@ -30,11 +30,14 @@ def split_grads(implementation):
         shapes = [tuple(W.shape) for W in weights]  # before the learner's code can change weights
         grads = implementation(x, y, weights)
         if grads is None:
-            raise TypeError("your function returned None instead of grads: did you forget `return grads`?")
-        arrays = unstack(learner_grads(grads, shapes), shapes)  # a list of arrays shaped like the weights
+            raise WrongReturn("classifier_grads returned None instead of grads: did you forget `return grads`?")
+        stacked = learner_grads(grads, shapes)
+        if isinstance(stacked, WrongReturn):
+            raise stacked  # both parts grade the same list
         if [tuple(np.shape(_to_host(g))) for g in grads] != shapes:
-            raise ValueError("grads is in reverse order (output layer first): grads[l] must be the gradient of "
-                             "weights[l], first layer first; reverse the list you built going backward")
+            raise WrongReturn("grads is in reverse order (output layer first): grads[l] must be the gradient of "
+                              "weights[l], first layer first; reverse the list you built going backward")
+        arrays = unstack(stacked, shapes)  # a list of arrays shaped like the weights
         return arrays[-1], stack(arrays[:-1])
 
     split._splits_grads = True
@@ -194,11 +197,11 @@ def fit_and_predict(implementation):
     def fitted(x_train, y_train, seed, x_test):
         predict = implementation(x_train, y_train, seed)
         if predict is None:
-            raise TypeError("fit_digits returned None: return predict, the function that maps images x (M, 64) "
-                            "to labels (M,); did you forget `return predict`?")
+            raise WrongReturn("fit_digits returned None: return predict, the function that maps images x (M, 64) "
+                              "to labels (M,); did you forget `return predict`?")
         if not callable(predict):
-            raise TypeError(f"fit_digits must return predict, a function x -> labels (define it inside fit_digits "
-                            f"and return it, without calling it); yours returned a value of type {type_name(predict)}")
+            raise WrongReturn(f"fit_digits must return predict, a function x -> labels (define it inside fit_digits "
+                              f"and return it, without calling it); yours returned a value of type {type_name(predict)}")
         labels = _labels(predict(x_test), x_test.shape[0])
         return (labels,) * len(BARS)
 
@@ -207,26 +210,26 @@ def fit_and_predict(implementation):
 
 
 def _labels(labels, M):
-    """predict's answer as an int array of M labels 0..9, or an error that says what is wrong with it."""
+    """predict's answer as an int array of M labels 0..9, or WrongReturn saying what is wrong with it."""
     if labels is None:
-        raise TypeError("predict(x) returned None: return the labels, an int array of shape (M,)")
+        raise WrongReturn("predict(x) returned None: return the labels, an int array of shape (M,)")
     labels = _to_host(labels)
     if isinstance(labels, (list, tuple)):
         labels = np.asarray(labels)
     if not hasattr(labels, "shape") or not hasattr(labels, "dtype"):
-        raise TypeError(f"predict(x) must return an array of labels, shape (M,), got {type_name(labels)}")
+        raise WrongReturn(f"predict(x) must return an array of labels, shape (M,), got {type_name(labels)}")
     shape = tuple(labels.shape)
     if shape == (M, 10):
-        raise ValueError(f"predict(x) returned shape {shape}, one score per class: return the labels, "
-                         f"scores.argmax(axis=1), shape ({M},)")
+        raise WrongReturn(f"predict(x) returned shape {shape}, one score per class: return the labels, "
+                          f"scores.argmax(axis=1), shape ({M},)")
     if shape != (M,):
         hint = ": flatten it, labels.reshape(-1)" if int(np.prod(shape)) == M else ""
-        raise ValueError(f"predict(x) must return one label per image of x, shape ({M},), got shape {shape}{hint}")
+        raise WrongReturn(f"predict(x) must return one label per image of x, shape ({M},), got shape {shape}{hint}")
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"predict(x) must return integer labels 0..9 (argmax gives them), got dtype {labels.dtype}"
-                        + (": round or cast with .astype(int)" if labels.dtype.kind == "f" else ""))
+        raise WrongReturn(f"predict(x) must return integer labels 0..9 (argmax gives them), got dtype {labels.dtype}"
+                          + (": round or cast with .astype(int)" if labels.dtype.kind == "f" else ""))
     if M and not (0 <= int(labels.min()) and int(labels.max()) <= 9):
-        raise ValueError(f"predict(x) returned labels outside 0..9 (from {int(labels.min())} to {int(labels.max())})")
+        raise WrongReturn(f"predict(x) returned labels outside 0..9 (from {int(labels.min())} to {int(labels.max())})")
     return labels
 
 

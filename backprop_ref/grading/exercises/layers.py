@@ -20,7 +20,7 @@ from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
 from ..core import Case, Exercise, Gradient, Mistake, Part, Value
 from ._common import (
-    away_from_zero, awkward_dims, label, learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack,
+    VISIBLE_SHAPES, any_shapes, away_from_zero, awkward_dims, label, learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack,
     vjp_targets,
 )
 
@@ -32,17 +32,17 @@ from ._common import (
 
 def _activation_case(forward, backward, kink=False):
     def make_case(rng, dims):
-        N, D = dims["N"], dims["D"]
-        z = rng.normal(scale=2.0, size=(N, D))
+        shape = dims["shape"]
+        z = rng.normal(scale=2.0, size=shape)
         if kink:  # no central difference may straddle the kink at 0
             z = away_from_zero(z)
-        da = rng.normal(size=(N, D))
+        da = rng.normal(size=shape)
         a, cache = forward(z)
         return Case(
             args=(da, z),
             targets={"dz": vjp_targets(lambda z: forward(z)[0], {"z": z}, da)["z"]},
             reference={"dz": backward(da, cache)},
-            label=label(dims),
+            label=f"z of shape {shape}",
             data={"z": z, "da": da, "a": a},
         )
 
@@ -57,14 +57,15 @@ def _dz(fn):
 def _activation_exercise(name, formula, forward, backward, mistakes, kink=False):
     return Exercise(
         id=f"{name}_backward",
-        signature=f"{name}_backward(da, z) -> dz   # {formula}; z: the activation's input (not the reference's cache)",
+        signature=f"{name}_backward(da, z) -> dz   # {formula}; z: the activation's input (not the reference's cache); "
+                  f"da, z, dz: any shape (the same)",
         lesson="03_dense_layer",
         outputs=("dz",),
         parts=(Part("dz", 1, ("dz",)),),
         make_case=_activation_case(forward, backward, kink),
-        visible_dims=({"N": 4, "D": 3},),
-        hidden_dims=lambda rng: awkward_dims(rng, ["N", "D"]),
-        shape_names={"dz": "(N, D), the shape of z"},
+        visible_dims=tuple({"shape": s} for s in VISIBLE_SHAPES),
+        hidden_dims=lambda rng: [{"shape": s} for s in any_shapes(rng)],
+        shape_names={"dz": "the shape of z"},
         mistakes=told_apart(*mistakes),
     )
 
@@ -248,7 +249,7 @@ MSE_GRAD = Exercise(
     outputs=("dy_hat",),
     parts=(Part("dy_hat", 1, ("dy_hat",)),),
     make_case=_mse_case,
-    visible_dims=({"N": 4, "K": 3},),
+    visible_dims=({"N": 5, "K": 3},),  # N, N - 1 and K all differ: each division is told apart
     hidden_dims=lambda rng: awkward_dims(rng, ["N", "K"]),
     shape_names={"dy_hat": "(N, K), the shape of y_hat"},
     mistakes=told_apart(
@@ -269,6 +270,8 @@ MSE_GRAD = Exercise(
                 "(y_hat - y)**2 / 2N is (y_hat - y) / N", _dy_hat(lambda d, N, K: d * d / N)),
         Mistake("dy_hat is the loss, one number: return its gradient, an array shaped like y_hat",
                 lambda c: {"dy_hat": np.array(c.data["loss"])}),
+        Mistake("dy_hat is divided by N - 1 (the sample-variance correction): the loss is a plain mean over the "
+                "N examples, so divide by N", _dy_hat(lambda d, N, K: d / (N - 1))),
     ),
 )
 
@@ -276,16 +279,18 @@ MSE_GRAD = Exercise(
 # ---------------------------------------------------------------------------------------------
 # softmax_ce_grad(logits, y) -> dlogits for L = -(1/N) * sum(log softmax(logits)[n, y[n]])
 
-_LARGE = "with large logits (around 800 in size: exp(logits) overflows to inf there unless each row's max is " \
-         "subtracted first, and inf / inf is NaN)"
+_LARGE = ("with large logits, rows around +800 and rows around -800: exp(logits) overflows to inf there unless "
+          "each row's own max is subtracted first (inf / inf is NaN; and one max for the whole batch leaves the rows "
+          "far below it at exp(-1500) = 0, and 0 / 0 is NaN)")
 
 
 def _ce_case(rng, dims):
     N, C = dims["N"], dims["C"]
     if dims.get("large"):
-        # shifting a row does not change its softmax: the gradient is an ordinary one, only exp overflows
-        shift = rng.uniform(750, 1000, size=(N, 1)) * rng.choice([-1.0, 1.0], size=(N, 1))
-        logits = rng.normal(scale=3.0, size=(N, C)) + shift
+        # shifting a row does not change its softmax: the gradient is an ordinary one, only exp overflows;
+        # rows shifted both ways, so one max for the whole batch leaves the low rows at exp(-1500) = 0
+        signs = rng.permutation(np.resize([1.0, -1.0], N))[:, None]
+        logits = rng.normal(scale=3.0, size=(N, C)) + rng.uniform(750, 1000, size=(N, 1)) * signs
     else:
         logits = rng.normal(scale=1.5, size=(N, C))
     y = rng.integers(0, C, size=N)
@@ -299,6 +304,13 @@ def _ce_case(rng, dims):
         label=f"N={N}, C={C}" + (", " + _LARGE if dims.get("large") else ""),
         data={"logits": logits, "y": y, "Y": Y, "p": _softmax(logits), "N": N, "C": C},
     )
+
+
+def _softmax_with_one_max(logits):
+    """The softmax with the largest logit of the whole batch subtracted: NaN rows where a row lies far below it."""
+    with np.errstate(under="ignore", divide="ignore", invalid="ignore"):
+        e = np.exp(logits - logits.max())
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def _ce_hidden_dims(rng):
@@ -323,7 +335,7 @@ SOFTMAX_CE_GRAD = Exercise(
     outputs=("dlogits",),
     parts=(Part("dlogits", 2, ("dlogits",)),),
     make_case=_ce_case,
-    visible_dims=({"N": 4, "C": 3},),
+    visible_dims=({"N": 4, "C": 3}, {"N": 4, "C": 3, "large": True}),  # large last: a first failure names the mistake
     hidden_dims=_ce_hidden_dims,
     shape_names={"dlogits": "(N, C), the shape of logits"},
     mistakes=told_apart(
@@ -342,6 +354,9 @@ SOFTMAX_CE_GRAD = Exercise(
                 "averages over the N examples, dlogits = (p - Y) / N", _dlogits(lambda p, Y, N, d: (p - Y) / (N * d["C"]))),
         Mistake("only the label's logit gets a gradient: every logit moves every probability, so "
                 "dlogits = (p - Y) / N is nonzero in every column", _dlogits(lambda p, Y, N, d: Y * (p - 1) / N)),
+        Mistake("one max for the whole batch (logits.max()) is subtracted: each row needs its own, "
+                "logits.max(axis=1, keepdims=True); a row far below the batch's largest logit becomes exp(-1500) = 0 "
+                "everywhere, and 0 / 0 is NaN", _dlogits(lambda p, Y, N, d: (_softmax_with_one_max(d["logits"]) - Y) / N)),
     ),
 )
 

@@ -1,4 +1,8 @@
-"""Exercises on optimisers: update rules, checked against the reference rule."""
+"""Exercises on optimisers: update rules, checked against the reference rule.
+
+Each rule's new w is judged by its step, new w - w, against the reference step (and a moment by its change),
+so a step 1% too long is 1% off however large w is; hyperparameters are drawn per case, away from the usual
+defaults, so an ignored, swapped or misplaced one shows."""
 import numpy as np
 
 from ...optim import adam_step as _adam_step
@@ -6,7 +10,7 @@ from ...optim import momentum_step as _momentum_step
 from ...optim import nesterov_step as _nesterov_step
 from ...optim import sgd_step as _sgd_step
 from ..core import Case, Exercise, Mistake, Part, Value
-from ._common import away_from_zero, label
+from ._common import VISIBLE_SHAPES, any_shapes, away_from_zero
 
 
 # ---------------------------------------------------------------------------------------------
@@ -21,18 +25,17 @@ def _rule_label(dims, lr, mu=None):
 
 
 def _rule_dims(rng, with_v):
-    """Hidden shapes: a matrix, a 3-D array, a column, a row, a single weight; with v, then a first step (v = 0).
-    Many entries come first: the first case that fails names the mistake, and with a single number two
-    different slips can give the same value."""
-
-    def n():
-        return int(rng.integers(2, 7))
-
-    shapes = [(n(), n()), (n(), n(), n()), (n(), 1), (1, n()), (1,)]
-    dims = [{"shape": s, "v": "random"} if with_v else {"shape": s} for s in shapes]
+    """Hidden shapes (see any_shapes); with v, then a first step (v = 0). Many entries come first: the first case
+    that fails names the mistake, and with a single number two different slips can give the same value."""
+    dims = [{"shape": s, "v": "random"} if with_v else {"shape": s} for s in any_shapes(rng)]
     if with_v:
-        dims.append({"shape": (n(),), "v": "zero"})
+        dims.append({"shape": (int(rng.integers(2, 7)),), "v": "zero"})
     return dims
+
+
+def _visible_rule_dims(with_v):
+    dims = [{"shape": s, "v": "random"} if with_v else {"shape": s} for s in VISIBLE_SHAPES]
+    return tuple(dims + [{"shape": (3, 2), "v": "zero"}] if with_v else dims)
 
 
 def _sgd_case(rng, dims):
@@ -42,7 +45,7 @@ def _sgd_case(rng, dims):
     new_w = _sgd_step(w, dw, lr)
     return Case(
         args=(w, dw, lr),
-        targets={"w": Value(new_w)},
+        targets={"w": Value(new_w, base=w)},
         reference={"w": new_w},
         label=_rule_label(dims, lr),
         data={"w": w, "dw": dw, "lr": lr},
@@ -56,7 +59,7 @@ SGD_STEP = Exercise(
     outputs=("w",),
     parts=(Part("w", 1, ("w",)),),
     make_case=_sgd_case,
-    visible_dims=({"shape": (3, 2)},),
+    visible_dims=_visible_rule_dims(with_v=False),
     hidden_dims=lambda rng: _rule_dims(rng, with_v=False),
     shape_names={"w": "the shape of w"},
     mistakes=(
@@ -85,7 +88,7 @@ def _velocity_case(reference):
         new_w, new_v = reference(w, dw, v, lr, mu)
         return Case(
             args=(w, dw, v, lr, mu),
-            targets={"w": Value(new_w), "v": Value(new_v)},
+            targets={"w": Value(new_w, base=w), "v": Value(new_v, base=v)},
             reference={"w": new_w, "v": new_v},
             label=_rule_label(dims, lr, mu),
             data={"w": w, "dw": dw, "v": v, "lr": lr, "mu": mu, "new_v": new_v},
@@ -134,7 +137,7 @@ MOMENTUM_STEP = Exercise(
     outputs=("w", "v"),
     parts=(Part("v", 1, ("v",)), Part("w", 1, ("w",))),
     make_case=_velocity_case(_momentum_step),
-    visible_dims=({"shape": (3, 2), "v": "random"}, {"shape": (3, 2), "v": "zero"}),
+    visible_dims=_visible_rule_dims(with_v=True),
     hidden_dims=lambda rng: _rule_dims(rng, with_v=True),
     shape_names={"w": "the shape of w", "v": "the shape of w"},
     mistakes=(
@@ -156,7 +159,7 @@ NESTEROV_STEP = Exercise(
     outputs=("w", "v"),
     parts=(Part("v", 1, ("v",)), Part("w", 2, ("w",))),
     make_case=_velocity_case(_nesterov_step),
-    visible_dims=({"shape": (3, 2), "v": "random"}, {"shape": (3, 2), "v": "zero"}),
+    visible_dims=_visible_rule_dims(with_v=True),
     hidden_dims=lambda rng: _rule_dims(rng, with_v=True),
     shape_names={"w": "the shape of w", "v": "the shape of w"},
     mistakes=(
@@ -172,46 +175,66 @@ NESTEROV_STEP = Exercise(
     ),
 )
 
-_ADAM = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8)
+# Adam's hyperparameters are drawn per case, beta1 < beta2 (so swapping them shows), and eps large enough that
+# where it goes shows: with sqrt(v_hat) around 0.1 to 0.3, eps inside the square root moves the step by 0.1% or
+# more (the tolerance is 0.01%); some entries have a tiny gradient and tiny moments, where eps dominates.
 
 
 def _adam_case(rng, dims):
-    shape = (dims["R"], dims["C"])
-    t = dims["t"]
+    shape, t = dims["shape"], dims["t"]
     w, dw = rng.normal(size=shape), rng.normal(size=shape)
     m, v = rng.normal(scale=0.1, size=shape), rng.uniform(0.01, 0.1, size=shape)
+    tiny = rng.uniform(size=shape) < 0.25
+    dw, v = np.where(tiny, 1e-3 * dw, dw), np.where(tiny, 1e-6 * v, v)
     if t == 1:
         m, v = np.zeros(shape), np.zeros(shape)
-    new_w, new_m, new_v = _adam_step(w, dw, m, v, t, **_ADAM)
+    lr, beta1 = float(rng.uniform(0.005, 0.1)), float(rng.uniform(0.8, 0.95))
+    beta2, eps = float(rng.uniform(0.97, 0.999)), float(10 ** rng.uniform(-3, -1.5))
+    hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    new_w, new_m, new_v = _adam_step(w, dw, m, v, t, **hyper)
     return Case(
-        args=(w, dw, m, v, t, _ADAM["lr"], _ADAM["beta1"], _ADAM["beta2"], _ADAM["eps"]),
-        targets={"w": Value(new_w), "m": Value(new_m), "v": Value(new_v)},
+        args=(w, dw, m, v, t, lr, beta1, beta2, eps),
+        targets={"w": Value(new_w, base=w), "m": Value(new_m, base=m), "v": Value(new_v, base=v)},
         reference={"w": new_w, "m": new_m, "v": new_v},
-        label=label(dims),
-        data={"w": w, "dw": dw, "m": m, "v": v, "t": t, **_ADAM},
+        label=f"w of shape {shape}, t={t}, lr={lr:.4g}, beta1={beta1:.4g}, beta2={beta2:.4g}, eps={eps:.3g}",
+        data={"w": w, "dw": dw, "m": m, "v": v, "t": t, **hyper},
     )
 
 
-def _adam_without_correction(c):
+def _adam_with(c, correct=True, eps_inside=False):
     d = c.data
     m = d["beta1"] * d["m"] + (1 - d["beta1"]) * d["dw"]
     v = d["beta2"] * d["v"] + (1 - d["beta2"]) * d["dw"] ** 2
-    return {"w": d["w"] - d["lr"] * m / (np.sqrt(v) + d["eps"])}
+    if correct:
+        m, v = m / (1 - d["beta1"] ** d["t"]), v / (1 - d["beta2"] ** d["t"])
+    size = np.sqrt(v + d["eps"]) if eps_inside else np.sqrt(v) + d["eps"]
+    return {"w": d["w"] - d["lr"] * m / size}
+
+
+def _adam_dims(rng):
+    """Any shape, t from 2 to 1000; zero moments at t = 1 in the middle: at t = 1 several slips agree."""
+    a, b, c, d, e = any_shapes(rng)
+    return [{"shape": a, "t": int(rng.integers(2, 20))}, {"shape": b, "t": int(rng.integers(2, 1000))},
+            {"shape": c, "t": 1}, {"shape": d, "t": int(rng.integers(2, 50))}, {"shape": e, "t": int(rng.integers(2, 20))}]
 
 
 ADAM_STEP = Exercise(
     id="adam_step",
-    signature="adam_step(w, dw, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)   # t counts from 1",
+    signature="adam_step(w, dw, m, v, t, lr, beta1, beta2, eps) -> (w, m, v)   # t counts from 1; w, dw, m, v: any "
+              "shape (the same)",
     lesson="06_optimisers",
     outputs=("w", "m", "v"),
     parts=(Part("moments", 1, ("m", "v")), Part("update", 2, ("w",))),
     make_case=_adam_case,
-    visible_dims=({"R": 3, "C": 2, "t": 1}, {"R": 3, "C": 2, "t": 5}),
-    hidden_dims=lambda rng: [{"R": 1, "C": 1, "t": 1}, {"R": int(rng.integers(2, 6)), "C": 1, "t": int(rng.integers(2, 20))},
-                             {"R": int(rng.integers(2, 6)), "C": int(rng.integers(2, 6)), "t": int(rng.integers(2, 1000))}],
+    visible_dims=({"shape": (3, 2), "t": 1}, {"shape": (3, 2), "t": 5}, {"shape": (2, 3, 2), "t": 40},
+                  {"shape": (5,), "t": 3}, {"shape": (), "t": 2}),
+    hidden_dims=_adam_dims,
+    shape_names={"w": "the shape of w", "m": "the shape of w", "v": "the shape of w"},
     mistakes=(
         Mistake("the update has no bias correction: divide m by (1 - beta1**t) and v by (1 - beta2**t) "
-                "before using them", _adam_without_correction),
+                "before using them", lambda c: _adam_with(c, correct=False)),
+        Mistake("eps is inside the square root: it is added to the root, lr * m_hat / (sqrt(v_hat) + eps)",
+                lambda c: _adam_with(c, eps_inside=True)),
     ),
 )
 

@@ -1,0 +1,23 @@
+"""The course's nbgrader configuration names an exchange that exists and can be written, so nbgrader's API
+(what the formgrader builds on every page, and the assignment list) logs no "Unwritable directory"."""
+import logging
+import os
+from pathlib import Path
+
+from nbgrader.apps import NbGraderAPI
+from nbgrader.exchange.default.list import ExchangeList
+
+from backprop_ref.instructor.course import COURSE_DIR, Course
+
+
+def test_the_exchange_exists_and_nbgrader_logs_no_unwritable_directory(caplog):
+    course = Course()
+    root = Path(course.config.Exchange.root)
+    assert root == COURSE_DIR / "exchange", "the exchange of a course on one machine is course/exchange/"
+    assert root.is_dir() and os.access(root, os.W_OK | os.X_OK), f"{root} must exist and be writable"
+    with caplog.at_level(logging.WARNING):
+        api = NbGraderAPI(config=course.config)  # as the formgrader's handlers make it
+        listed = ExchangeList(coursedir=api.coursedir, authenticator=api.authenticator, config=course.config)
+        listed.start()  # what the assignment list runs: it checks the exchange first
+    assert not api.exchange_missing, "nbgrader's API found no usable exchange"
+    assert "Unwritable directory" not in caplog.text, caplog.text
