@@ -14,14 +14,18 @@ def adam(w, dw, m, v, t, lr, beta1, beta2, eps):
     return w - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v
 
 
-def adam_into_copies(w, dw, m, v, t, lr, beta1, beta2, eps):
-    w, m, v = w.copy(), m.copy(), v.copy()
+def adam_in_place(w, dw, m, v, t, lr, beta1, beta2, eps):
+    """Right numbers, but w, m and v overwritten: the caller's arrays are gone."""
     m *= beta1
     m += (1 - beta1) * dw
     v *= beta2
     v += (1 - beta2) * dw * dw
     w -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
     return w, m, v
+
+
+def adam_into_copies(w, dw, m, v, t, lr, beta1, beta2, eps):
+    return adam_in_place(w.copy(), dw, m.copy(), v.copy(), t, lr, beta1, beta2, eps)
 
 
 def adam_loops(w, dw, m, v, t, lr, beta1, beta2, eps):
@@ -62,16 +66,6 @@ def _adam_variant(**change):
         return (new_w, v, m) if c["swap"] else (new_w, m, v)
 
     return impl
-
-
-def adam_in_place(w, dw, m, v, t, lr, beta1, beta2, eps):
-    """Right numbers, but w, m and v overwritten: the caller's arrays are gone."""
-    m *= beta1
-    m += (1 - beta1) * dw
-    v *= beta2
-    v += (1 - beta2) * dw * dw
-    w -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-    return w, m, v
 
 
 def adam_two_loops(w, dw, m, v, t, lr, beta1, beta2, eps):
