@@ -64,6 +64,7 @@ def told_apart(*mistakes, most=3):
     last = [None, None]  # (case, fingerprints): one failure asks every mistake about the same case
 
     def prints(case):
+        """[(mistake i's answer {output: array}, {output: the mistakes that give the same array there})]."""
         if last[0] is not case:
             found = []
             for m in mistakes:
@@ -71,16 +72,15 @@ def told_apart(*mistakes, most=3):
                     found.append({k: np.asarray(to_host(v), dtype=np.float64) for k, v in m.wrong(case).items()})
                 except Exception:  # the mistake cannot happen on this case (shapes)
                     found.append({})
-            last[:] = [case, found]
+            agree = [{k: frozenset(j for j, other in enumerate(found) if k in other and _same(v, other[k]))
+                      for k, v in answer.items()} for answer in found]
+            last[:] = [case, list(zip(found, agree))]
         return last[1]
 
     def exactly(group, case):
-        """The outputs on which the mistakes in ``group`` agree with each other and no other mistake agrees."""
-        found = prints(case)
-        first = found[group[0]]
-        return {k: v for k, v in first.items()
-                if all(k in found[i] and _same(v, found[i][k]) for i in group[1:])
-                and not any(j not in group and k in other and _same(v, other[k]) for j, other in enumerate(found))}
+        """The outputs on which the mistakes in ``group``, and no other, give the same numbers."""
+        answer, agree = prints(case)[min(group)]
+        return {k: v for k, v in answer.items() if agree[k] == group}
 
     named = []
     for size in range(1, most + 1):
@@ -88,7 +88,7 @@ def told_apart(*mistakes, most=3):
             message = mistakes[group[0]].message if size == 1 else (
                 f"one of {size} mistakes that give the same numbers on these inputs: "
                 + "; or ".join(mistakes[i].message for i in group))
-            named.append(Mistake(message, functools.partial(exactly, group)))
+            named.append(Mistake(message, functools.partial(exactly, frozenset(group))))
     return tuple(named)
 
 

@@ -20,8 +20,8 @@ from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
 from ..core import Case, Exercise, Gradient, Mistake, Part, Value
 from ._common import (
-    VISIBLE_SHAPES, any_shapes, away_from_zero, awkward_dims, label, learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack,
-    vjp_targets,
+    VISIBLE_SHAPES, any_shapes, away_from_zero, awkward_dims, label, learner_grads, mlp_activations, random_mlp_weights,
+    stack, told_apart, unstack, vjp_targets,
 )
 
 
