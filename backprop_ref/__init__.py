@@ -23,6 +23,7 @@ from .activations import (
     tanh_forward,
 )
 from . import data
+from . import engine  # bp.engine.Node: the reverse-mode engine of lesson 10
 from .backend import array_namespace, asarray, cupy_available, get_backend, to_host, use
 from .bias import affine, affine_backward, bias_part, init_weights, join_bias, weights_part, with_ones
 from .fixed_point import fixed_point_backward, fixed_point_forward, fixed_point_loss, init_fixed_point

@@ -7,6 +7,7 @@ numpy.random.Generator or an int seed, so one seed gives the same data on every 
     xor()                         x (4, 2)        y (4,)       the truth table of exclusive or
     two_spirals(n, noise, rng)    x (2n, 2)       y (2n,)      two interleaved spiral arms
     sine_sequences(n, T, rng)     x (n, T, 1)     y (n, T, 1)  predict the next value of a sine wave
+    echo_sequences(n, T, d, rng)  x (n, T, 1)     y (n, T, 1)  repeat each input d steps later
     digits()                      x (1797, 64)    y (1797,)    8x8 images of handwritten digits 0..9
     digits_for_grading()          the digits split into public ones and the fifth held out for grading
 
@@ -109,6 +110,28 @@ def sine_sequences(n, T, rng, omega=(0.1, 0.5), noise=0.0, backend=None):
     x = s[:, :-1] + noise * rng.normal(size=(n, T))
     y = s[:, 1:]
     return _place(backend, x[:, :, None], y[:, :, None])
+
+
+def echo_sequences(n, T, delay, rng, backend=None):
+    """Random signs to echo: at every time step, output the input of ``delay`` steps before.
+
+    x[i, t, 0] = +1 or -1, each with probability 1/2, independently
+    y[i, t, 0] = x[i, t - delay, 0] for t >= delay, and 0 for t < delay (nothing to echo yet)
+    The input of step t says nothing about its target: the network must carry each sign in its
+    hidden state for ``delay`` steps, so the gradient that trains it must come back that far.
+    -> x (n, T, 1), y (n, T, 1), both float64.
+    """
+    where = "echo_sequences"
+    _check_count(where, "n", n)
+    _check_count(where, "T", T)
+    _check_count(where, "delay", delay)
+    if delay >= T:
+        raise ValueError(f"{where}: delay must be below T (a sequence of T = {T} steps has nothing to echo "
+                         f"{delay} steps later), got delay = {delay}")
+    x = _rng(where, rng).choice([-1.0, 1.0], size=(n, T, 1))
+    y = np.zeros_like(x)
+    y[:, delay:] = x[:, :-delay]
+    return _place(backend, x, y)
 
 
 @lru_cache(maxsize=1)

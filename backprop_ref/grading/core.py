@@ -21,6 +21,13 @@ holds, for each output the learner returns, a Target:
   answer to compare with. Two parts can set two bars on the same output: the learner's function
   returns it under two names (see ``Exercise.adapt``), one per part. The report states the score
   reached and the bar, failed or passed.
+- ``Raises(expected, why)``: the call must raise (expected=True) or return (False), ``why`` says what about
+  the case decides it. run_learner reports any exception as a failure of every part, so the exercise's
+  adapt catches the errors its contract names and returns, under this output, RAISED where the function
+  raised one and RETURNED where it returned.
+
+A case may leave an output out of its targets (there is no fixed point to compare where the call must raise):
+the parts grading that output are judged on the other cases.
 
 A part (of the exercise's points) passes when every output it grades matches on every case, and the
 function left its inputs as they were (a contract of every exercise: inputs come back unchanged).
@@ -40,6 +47,8 @@ import numpy as np
 from .._guard import DelegationError, _learner_code_running
 from .._tracebacks import learner_location
 from ..backend import get_backend, to_host
+from ..engine import Node
+from ..sandbox.wire import graph_nodes
 
 # private references: a learner rebinding numpy's names later changes none of these
 _asarray, _abs, _max, _argmax, _unravel, _isfinite = np.asarray, np.abs, np.max, np.argmax, np.unravel_index, np.isfinite
@@ -104,6 +113,7 @@ class Exercise:
     shape_names: dict = field(default_factory=dict)  # output -> "(D + 1, M)", for messages
     timeout: float = 10.0
     adapt: object = None  # implementation -> the function the engine calls (e.g. stack a list of grads)
+    locate: object = None  # (output, index, case) -> where that entry is, in words ("the node tanh = 0.52")
 
     @property
     def points(self):
@@ -134,6 +144,15 @@ class AtLeast:
     threshold: float
     what: str = "the score"  # for messages: "held-out accuracy"
     fmt: str = "{:.4g}"  # how the score and the threshold are written: "{:.1%}"
+
+
+RAISED, RETURNED = 1.0, 0.0  # what an adapt returns under a Raises output
+
+
+@dataclass
+class Raises:
+    expected: bool  # True: the call must raise; False: it must return
+    why: str  # for messages: "W has spectral norm 2.5: the state oscillates and never settles"
 
 
 @dataclass
@@ -319,6 +338,8 @@ def _copy_args(args):
 
 
 def _copy(a, device):
+    if isinstance(a, Node):
+        return _copy_graph(a)
     if isinstance(a, np.ndarray) and device is not np:
         return device.asarray(a)
     if hasattr(a, "copy") and hasattr(a, "shape"):
@@ -328,6 +349,19 @@ def _copy(a, device):
     if isinstance(a, dict):
         return {k: _copy(v, device) for k, v in a.items()}
     return a
+
+
+def _copy_graph(root):
+    """A fresh copy of an engine graph, every node once (shared nodes stay shared), grads included."""
+    nodes = graph_nodes(root)
+    copies = {}
+    for node in reversed(nodes):  # no recursion: a deep chain is no problem
+        copy = copies[id(node)] = Node(node.value, op=node.op)
+        copy.grad = node.grad
+    for node in nodes:
+        copy = copies[id(node)]
+        copy.parents, copy.local_grads = tuple(copies[id(p)] for p in node.parents), tuple(node.local_grads)
+    return copies[id(root)]
 
 
 def run_learner(exercise, implementation, case):
@@ -379,7 +413,7 @@ def _changed(path, before, after):
             return [path]
         if before.dtype.kind not in "fc":
             return [] if bool((after == before).all()) else [path]
-        scale = float(_max(_abs(before), initial=0.0))
+        scale = float(_max(_abs(before), initial=0.0, where=_isfinite(before)))  # NaN in an input: no NaN tolerance
         return [] if bool(_isclose(after, before, rtol=1e-12, atol=1e-12 * scale, equal_nan=True).all()) else [path]
     if isinstance(before, (list, tuple)):
         if not isinstance(after, (list, tuple)) or len(after) != len(before):
@@ -389,7 +423,31 @@ def _changed(path, before, after):
         if not isinstance(after, dict) or after.keys() != before.keys():
             return [path]
         return [p for k in before for p in _changed(f"{path}[{k!r}]", before[k], after[k])]
+    if isinstance(before, Node):  # a graph: its grads are the output, the rest must stay as it was
+        return [] if isinstance(after, Node) and _same_graph(before, after) else [
+            f"{path} (a node's value, parents or local_grads: only .grad is yours to set)"]
     return []  # numbers, functions: nothing a call can change
+
+
+def _same_graph(before, after):
+    try:
+        return _same_nodes(graph_nodes(before), graph_nodes(after))
+    except Exception:  # what the learner's code left there is not even a graph's worth of numbers
+        return False
+
+
+def _same_nodes(mine, theirs):
+    if len(mine) != len(theirs):
+        return False
+    where_mine, where_theirs = {id(n): i for i, n in enumerate(mine)}, {id(n): i for i, n in enumerate(theirs)}
+    for b, a in zip(mine, theirs):
+        numbers = (b.value, *b.local_grads), (a.value, *a.local_grads)
+        if (b.op != a.op or [where_mine[id(p)] for p in b.parents] != [where_theirs[id(p)] for p in a.parents]
+                or len(numbers[0]) != len(numbers[1])
+                or not all(isinstance(y, (int, float)) and _isclose(x, y, rtol=1e-12, atol=1e-300, equal_nan=True)
+                           for x, y in zip(*numbers))):
+            return False
+    return True
 
 
 def _unpack(exercise, returned, case):
@@ -495,8 +553,9 @@ def _describe_failure(exercise, case, verdicts, yours):
             lines.append(v.problem or v.note)
         else:
             what = f"your {v.quantity}" if v.quantity else "yours"
+            where = exercise.locate(v.name, v.worst_index, case) if exercise.locate else v.worst_index
             lines.append(
-                f"{v.name} is wrong on inputs with {case.label}: at {v.worst_index} {what} is {v.yours:.6g}, "
+                f"{v.name} is wrong on inputs with {case.label}: at {where} {what} is {v.yours:.6g}, "
                 f"{v.source} is {v.expected:.6g} (max relative error {v.max_rel_error:.1e})"
             )
     cause = _recognise_mistake(exercise, case, yours, [v.name for v in verdicts if not v.passed])
@@ -548,6 +607,8 @@ def _judge_case(exercise, case, yours, rng, needed=None):
         got = yours[name]
         if isinstance(got, WrongReturn):
             verdicts[name] = OutputVerdict(name, False, problem=str(got))
+        elif isinstance(target, Raises):
+            verdicts[name] = _judge_raise(exercise, name, got, target, case)
         elif expected_shape is not None and tuple(got.shape) != expected_shape:
             hint = exercise.shape_names.get(name, "")
             verdicts[name] = OutputVerdict(
@@ -568,4 +629,16 @@ def _judge_case(exercise, case, yours, rng, needed=None):
             verdicts[name].source, verdicts[name].quantity = "the reference step", f"step (new {name} - {name})"
         else:
             verdicts[name] = _compare_arrays(name, got, _asarray(to_host(target.expected), dtype=_float64))
+    for name in exercise.outputs:  # not judged on this case: its parts are judged on the others
+        if name not in case.targets and (needed is None or name in needed):
+            verdicts[name] = OutputVerdict(name, True, source="not judged on this case")
     return verdicts
+
+
+def _judge_raise(exercise, name, got, target, case):
+    raised = got.shape == () and float(got) == RAISED
+    if raised == target.expected:
+        return OutputVerdict(name, True, note="raised or returned as it must", source="the contract")
+    did, must = ("raised", "return") if raised else ("returned", "raise")
+    return OutputVerdict(name, False, source="the contract",
+                         problem=f"{exercise.id} {did} on inputs with {case.label}, where it must {must}: {target.why}")

@@ -1,7 +1,8 @@
 """Every graded exercise of the course, by id, in course order."""
-from .exercises import basics, classifier, layers, optimisers, recurrent
+from .exercises import basics, claims, classifier, engine, layers, optimisers, recurrent, relaxation, sequences
 
-EXERCISES = {e.id: e for module in (basics, layers, optimisers, classifier, recurrent) for e in module.EXERCISES}
+EXERCISES = {e.id: e for module in (basics, layers, optimisers, classifier, recurrent, sequences,
+                                                  relaxation, engine, claims) for e in module.EXERCISES}
 
 
 def get_exercise(exercise_id):

@@ -38,6 +38,7 @@ _LIST_ITEM = re.compile(r" {0,3}([-+*]|\d+[.)])(\s|$)")
 _MARKDOWN_SIGNIFICANT = re.compile(r"[\\`*_\[\]|~$!\n]")
 _TEXT_BETWEEN_TAGS = re.compile(r">([^<]+)<")
 _RAW_AMPERSAND = re.compile(r"&(?!#?\w+;)")
+_MTEXT = re.compile(r"(<mtext[^>]*>)([^<]*)(</mtext>)")
 
 
 def _markdown_proof(text):
@@ -48,6 +49,8 @@ def _mathml(tex, display):
     for construct, equivalent in _SUPPORTED_EQUIVALENTS:
         tex = construct.sub(equivalent, tex)
     mathml = convert(tex, display=display)
+    # in text (\text{max\_iter}, \texttt{dh\_next}) TeX's \_ is an underscore; latex2mathml keeps the backslash
+    mathml = _MTEXT.sub(lambda m: m[1] + m[2].replace("\\_", "_") + m[3], mathml)
     # latex2mathml passes unknown commands through as text (\foo) and stray alignment marks as a bare &:
     # treat both as unconvertible rather than show garbage.
     if "\\" in mathml or _RAW_AMPERSAND.search(mathml):

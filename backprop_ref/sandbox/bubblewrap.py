@@ -34,7 +34,8 @@ import numpy as np
 
 from .._guard import DelegationError
 from ..grading.core import GradingTimeout, LearnerProcessEnded
-from .wire import Channel, ChannelClosed, WireError, decode, encode
+from ..engine import Node
+from .wire import Channel, ChannelClosed, WireError, decode, encode, graph_nodes
 
 GRACE = 2.0  # seconds past a deadline before the process tree is killed (the learner's code is told first)
 START_TIMEOUT = 120.0  # seconds for Python and the lessons' imports to start in the sandbox (about 1 s)
@@ -327,6 +328,27 @@ def _copy_back(sent, after):
     elif isinstance(sent, dict) and isinstance(after, dict):
         for key in sent.keys() & after.keys():
             _copy_back(sent[key], after[key])
+    elif isinstance(sent, Node):
+        _copy_back_graph(sent, after)
+
+
+def _copy_back_graph(sent, after):
+    """Each node of the graph sent gets the value, grad and local gradients of the node in the same place (the
+    wire's order) of the graph that came back; a graph whose shape changed (other parents, a node more or
+    less), which cannot be matched, leaves every value and grad NaN."""
+    mine = graph_nodes(sent)
+    theirs = graph_nodes(after) if isinstance(after, Node) else []
+    index = {id(n): i for i, n in enumerate(theirs)}
+
+    def shape(nodes, where):
+        return [(n.op, [where[id(p)] for p in n.parents], len(n.local_grads)) for n in nodes]
+
+    if shape(mine, {id(n): i for i, n in enumerate(mine)}) != (shape(theirs, index) if theirs else None):
+        for node in mine:
+            node.value = node.grad = float("nan")
+        return
+    for node, back in zip(mine, theirs):
+        node.value, node.grad, node.local_grads = back.value, back.grad, back.local_grads
 
 
 def remote_error(info):

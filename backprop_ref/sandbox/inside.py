@@ -24,6 +24,7 @@ import traceback
 
 import numpy
 
+from ..engine import Node
 from .wire import Channel, decode, encode
 
 OUTPUT_LIMIT = 200_000  # characters of text a cell may print; the rest is cut
@@ -153,12 +154,13 @@ class Server:
 
 
 def _data(value):
-    """Arrays and containers of them as they are; anything else (the grader's functions) as None."""
+    """Arrays, engine graphs (their grads are a backward pass's output) and containers of them as they are;
+    anything else (the grader's functions) as None."""
     if isinstance(value, (list, tuple)):
         return type(value)(_data(v) for v in value) if type(value) in (list, tuple) else None
     if isinstance(value, dict):
         return {k: _data(v) for k, v in value.items()} if type(value) is dict else None
-    return value if isinstance(value, numpy.ndarray) else None
+    return value if isinstance(value, (numpy.ndarray, Node)) else None
 
 
 def _plain(value):

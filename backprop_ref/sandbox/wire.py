@@ -7,9 +7,11 @@ JSON's own (None, bool, int, float, str, list) or tagged objects:
     {"$tuple": [...]}                    a tuple
     {"$dict": [[key, value], ...]}       a dict with str or int keys
     {"$callable": [handle, name]}        a function that stays on its own side; calls go back through the door
+    {"$graph": [rows, root index]}       a graph of backprop_ref.engine.Node: one row per node, each node
+                                         once, [value, grad, op, [parent indices], [local grads]]
     {"$object": [type name, repr]}       anything else, described and never rebuilt
 
-Decoding builds only these, so whatever the learner's code sends, the grader gets numbers and text,
+Decoding builds only these (and engine Nodes), so whatever the learner's code sends, the grader gets numbers and text,
 never an object whose methods could run in the grader.
 """
 import base64
@@ -22,7 +24,10 @@ import time
 
 import numpy as np
 
+from ..engine import Node
+
 MAX_MESSAGE = 256 * 2**20  # bytes: the largest message either side accepts
+MAX_GRAPH = 100_000  # nodes in one $graph
 _DTYPES = {np.dtype(t).str: np.dtype(t) for t in
            ("?", "i1", "<i2", "<i4", "<i8", "u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8", "<c8", "<c16")}
 _HEADER = struct.Struct(">Q")
@@ -60,6 +65,8 @@ def encode(value, export=None, depth=0):
         return [encode(v, export, depth + 1) for v in value]
     if isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value):
         return {"$dict": [[k, encode(v, export, depth + 1)] for k, v in value.items()]}
+    if isinstance(value, Node):
+        return _encode_graph(value)
     if callable(value) and export is not None:
         return {"$callable": [export(value), str(getattr(value, "__name__", "function"))[:100]]}
     return {"$object": [type(value).__name__[:100], _short_repr(value)]}
@@ -102,6 +109,8 @@ def decode(data, remote=None):
         if remote is None:
             raise WireError("a callable where none may be sent")
         return remote(*body)
+    if tag == "$graph":
+        return _decode_graph(body)
     if tag == "$object" and _is_pair(body, str, str):
         return Described(*body)
     raise WireError(f"unknown tag {tag[:40]!r}")
@@ -120,6 +129,80 @@ def _decode_array(body):
     if len(raw) != math.prod(shape) * dtype.itemsize:
         raise WireError(f"an $array of shape {shape} and dtype {dtype} needs {math.prod(shape) * dtype.itemsize} bytes, got {len(raw)}")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def graph_nodes(root):
+    """The nodes of root's graph, each once, root first, breadth-first by the order of each node's parents: the
+    order of a $graph's rows, by which both sides match one graph's nodes with another's. Parents that are not
+    Nodes are passed over (a row then has fewer parents than the graph it came from had)."""
+    nodes, index = [root], {id(root): 0}
+    for node in nodes:  # grows as it goes
+        for parent in _parents(node):
+            if id(parent) not in index:
+                if len(nodes) >= MAX_GRAPH:
+                    raise WireError(f"a graph of more than {MAX_GRAPH} nodes")
+                index[id(parent)] = len(nodes)
+                nodes.append(parent)
+    return nodes
+
+
+def _parents(node):
+    parents = getattr(node, "parents", ())
+    return [p for p in parents if isinstance(p, Node)] if isinstance(parents, (tuple, list)) else []
+
+
+def _number(x):
+    """A node's value, grad or local gradient as a float; None if it is not a number (the other side says so)."""
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)):
+        return float(x)
+    return None
+
+
+def _encode_graph(root):
+    nodes = graph_nodes(root)
+    index = {id(n): i for i, n in enumerate(nodes)}
+    rows = []
+    for n in nodes:
+        local = getattr(n, "local_grads", ())
+        local = list(local) if isinstance(local, (tuple, list)) else []
+        op = getattr(n, "op", "")
+        rows.append([_number(getattr(n, "value", None)), _number(getattr(n, "grad", None)),
+                     op[:40] if isinstance(op, str) else "", [index[id(p)] for p in _parents(n)],
+                     [_number(g) for g in local]])
+    return {"$graph": [rows, 0]}
+
+
+def _decode_graph(body):
+    """engine Nodes, nothing else: every field checked, parents only by index into the rows."""
+    if not (isinstance(body, list) and len(body) == 2 and isinstance(body[0], list) and isinstance(body[1], int)
+            and not isinstance(body[1], bool) and 0 <= body[1] < len(body[0]) <= MAX_GRAPH):
+        raise WireError(f"a $graph is [rows, root index] with 1 to {MAX_GRAPH} rows and the root among them")
+    rows = body[0]
+
+    def number(x):
+        return x is None or isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    def index(i):
+        return isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(rows)
+
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 5 and number(row[0]) and number(row[1])
+                and isinstance(row[2], str) and isinstance(row[3], list) and all(map(index, row[3]))
+                and isinstance(row[4], list) and all(map(number, row[4]))):
+            raise WireError("a $graph row is [value, grad, op, [parent indices into the rows], [local grads]]")
+    nodes = []
+    for value, grad, op, _, _ in rows:
+        node = Node(0.0, op=op[:40])
+        node.value, node.grad = _float_or_none(value), _float_or_none(grad)
+        nodes.append(node)
+    for node, (_, _, _, parents, local) in zip(nodes, rows):  # after all are made: a row may name a later one
+        node.parents = tuple(nodes[i] for i in parents)
+        node.local_grads = tuple(map(_float_or_none, local))
+    return nodes[body[1]]
+
+
+def _float_or_none(x):
+    return None if x is None else float(x)
 
 
 class Described:

@@ -4,20 +4,27 @@ fails its own part and is described as what it is, never as an exception the lea
 import numpy as np
 import pytest
 
+from backprop_ref.engine import Node
 from backprop_ref.grading import EXERCISES, grade
 from mutants import IN_PLACE
 from test_basics_exercises import DESCENT_CORRECT, GRAPH_CORRECT, NUMGRAD_CORRECT, ONE_WEIGHT_CORRECT
+from test_claims_exercises import CORRECT as CLAIMS_CORRECT, SPREAD_CORRECT
 from test_classifier_exercises import CLS_CORRECT, DIGITS_CORRECT
 from test_layers_exercises import SUITES as LAYER_SUITES
 from test_layers_exercises import mlp_loop
 from test_optimisers_exercises import ADAM_CORRECT, MOMENTUM_CORRECT, NESTEROV_CORRECT, SGD_CORRECT
 from test_recurrent_exercises import SUITES as RECURRENT_SUITES
+from test_relaxation_exercises import RELAX_CORRECT
+from test_sequences_exercises import ECHO_CORRECT
+from test_engine_exercises import CORRECT as ENGINE_CORRECT
 
 CORRECT = {
     "one_weight_grad": ONE_WEIGHT_CORRECT[0], "gradient_descent": DESCENT_CORRECT[0], "graph_backward": GRAPH_CORRECT[0],
     "numerical_gradient": NUMGRAD_CORRECT[0], "sgd_step": SGD_CORRECT[0], "momentum_step": MOMENTUM_CORRECT[0],
     "nesterov_step": NESTEROV_CORRECT[0], "adam_step": ADAM_CORRECT[0], "classifier_grads": CLS_CORRECT[0],
-    "fit_digits": DIGITS_CORRECT[0],
+    "fit_digits": DIGITS_CORRECT[0], "per_example_grads": CLAIMS_CORRECT[0], "predicted_spread": SPREAD_CORRECT[0],
+    "backprop": ENGINE_CORRECT[0],
+    "relax": RELAX_CORRECT[0], "fit_echo": ECHO_CORRECT[0],
     **{e: suite[0][0] for e, suite in {**LAYER_SUITES, **RECURRENT_SUITES}.items()},
 }
 
@@ -39,7 +46,10 @@ def writes_into_an_input(implementation, which):
 
     def impl(*args):
         returned = implementation(*args)
-        _first_float_array(args[which]).flat[-1] += 0.5
+        if isinstance(args[which], Node):  # an engine graph: its root's value moves
+            args[which].value += 0.5
+        else:
+            _first_float_array(args[which]).flat[-1] += 0.5
         return returned
 
     return impl
@@ -49,7 +59,7 @@ def writes_into_an_input(implementation, which):
 def test_a_right_answer_that_changes_an_input_fails_every_part_and_says_so(exercise):
     for which, name in enumerate(exercise.inputs):
         case = exercise.make_case(np.random.default_rng(0), exercise.visible_dims[0])
-        if which >= len(case.args) or _first_float_array(case.args[which]) is None:
+        if which >= len(case.args) or _first_float_array(case.args[which]) is None and not isinstance(case.args[which], Node):
             continue  # not an array (a learning rate, a function)
         result = grade(exercise.id, writes_into_an_input(CORRECT[exercise.id], which))
         assert result.score == 0 and all(IN_PLACE in p.message or "the same as above" in p.message or not p.message

@@ -180,3 +180,9 @@ def test_a_notebook_with_widget_state_fetches_no_widget_manager(tmp_path):
     assert "unpkg" not in html and "require.min.js" not in html and "embed-amd" not in html
     default, _ = HTMLExporter(template_name="lab").from_filename(str(path))
     assert "unpkg.com" in default
+
+
+def test_an_escaped_underscore_in_text_is_an_underscore():
+    html = rendered("the budget $s_{\\text{max\\_iter}}$ and $\\texttt{dh\\_next}$")
+    assert "<code>" not in html and "\\" not in html, html
+    assert len(re.findall(r"<mtext[^>]*>(max|dh)(_|&#95;)(iter|next)</mtext>", html)) == 2, html

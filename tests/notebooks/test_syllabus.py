@@ -11,7 +11,7 @@ from course_notebooks import COURSE, SOLUTIONS, is_answer_cell, is_test_cell, nb
 ROW = re.compile(r"^\| *(\d+) *\| *\[([^\]]+)\]\(([^)]+)\) *\| *(\d+) min *\| *(\d+) *\|", re.MULTILINE)
 # A lesson's row, its last column: "You write", backquoted function names.
 YOU_WRITE = re.compile(r"^\| *(\d+) *\| *\[[^\]]+\]\([^)]+\) *\|[^|\n]*\|[^|\n]*\| *([^|\n]*?) *\| *$", re.MULTILINE)
-TOTAL = re.compile(r"^\| *\| *\*\*Part 1\*\* *\| *\*\*(\d+) min\*\* *\| *\*\*(\d+)\*\* *\|", re.MULTILINE)
+TOTAL = re.compile(r"^\| *\| *\*\*Part (\d+)\*\* *\| *\*\*(\d+) min\*\* *\| *\*\*(\d+)\*\* *\|", re.MULTILINE)
 
 
 def points_of(path):
@@ -35,10 +35,18 @@ def test_syllabus_links_every_lesson_in_order_with_its_points(name, text, folder
         heading = read(path).cells[0].source
         assert heading.startswith(f"# {int(number)}. {title}") and f"*About {minutes} minutes.*" in heading, \
             f"{name}: {title}, {minutes} min, but the lesson's title cell says {heading.splitlines()[:3]}"
-    total = TOTAL.search(text)
-    assert total, f"{name}: no total row (| | **Part 1** | **M min** | **P** |)"
-    assert int(total.group(1)) == sum(int(r[3]) for r in rows), f"{name}: the total time is not the sum of the lessons'"
-    assert int(total.group(2)) == sum(points_of(p) for p in lessons), f"{name}: the total points are not the sum of the lessons'"
+    # each part's table ends with its total row, the sums of the lessons listed since the previous total
+    totals = list(TOTAL.finditer(text))
+    assert [int(t.group(1)) for t in totals] == [1, 2], f"{name}: a total row per part (| | **Part 1** | **M min** | **P** |)"
+    start = 0
+    for total in totals:
+        part = [r for r in ROW.finditer(text) if start <= r.start() < total.start()]
+        assert part, f"{name}: part {total.group(1)} lists no lesson"
+        assert int(total.group(2)) == sum(int(r.group(4)) for r in part), \
+            f"{name}: part {total.group(1)}'s total time is not the sum of its lessons'"
+        assert int(total.group(3)) == sum(int(r.group(5)) for r in part), \
+            f"{name}: part {total.group(1)}'s total points are not the sum of its lessons'"
+        start = total.end()
 
 
 def functions_written(path):

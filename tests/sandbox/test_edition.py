@@ -35,12 +35,26 @@ def test_every_answer_key_loses_its_body_and_docstring(edition):
 
 
 def test_widget_helpers_that_compute_answers_are_answer_keys():
-    from backprop_ref.widgets import chain_rule, ocr, one_weight, static_backprop
+    from backprop_ref import engine, fixed_point as fixed_point_reference
+    from backprop_ref.widgets import (backprop_through_time, chain_rule, fixed_point, ocr, one_weight, static_backprop,
+                                      what_backprop_is_not)
 
-    for module, name in [(one_weight, "derivative"), (one_weight, "reference_gradient_descent"),
-                         (chain_rule, "graph_backward_reference"), (chain_rule, "graph_values"),
-                         (static_backprop, "reference_mlp_backward"), (ocr, "reference_classifier_grads")]:
-        assert name in [n.name for n in _answer_keys(open(module.__file__).read())], f"{module.__name__}.{name}"
+    keys = {
+        one_weight: ["derivative", "reference_gradient_descent"],
+        chain_rule: ["graph_backward_reference", "graph_values"],
+        static_backprop: ["reference_mlp_backward"],
+        ocr: ["reference_classifier_grads"],
+        backprop_through_time: ["last_state_gradient_norms", "influence", "reference_bptt", "reference_truncated_bptt",
+                                "full_and_windowed"],
+        fixed_point_reference: ["fixed_point_forward"],
+        fixed_point: ["relaxation_changes", "reference_relax", "reference_fixed_point_backward", "bptt_dW"],
+        engine: ["topological_order", "backprop"],
+        what_backprop_is_not: ["reference_per_example_grads", "reference_predicted_spread"],
+    }
+    for module, names in keys.items():
+        marked = [n.name for n in _answer_keys(open(module.__file__).read())]
+        for name in names:
+            assert name in marked, f"{module.__name__}.{name}"
 
 
 def test_strip_answers_keeps_everything_else():

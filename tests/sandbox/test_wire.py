@@ -81,3 +81,134 @@ def test_a_channel_carries_messages_and_honours_deadlines():
     with pytest.raises(ChannelClosed):
         Channel(r1, None).receive(deadline=time.monotonic() + 5)
     os.close(r1)
+
+
+# engine graphs (lesson 10): data only, sharing kept, grads carried back -----------------------------
+from backprop_ref.engine import Node  # noqa: E402
+from backprop_ref.grading import grade  # noqa: E402
+from backprop_ref.grading.core import learner_code_elsewhere  # noqa: E402
+from backprop_ref.sandbox.bubblewrap import _copy_back  # noqa: E402
+from backprop_ref.sandbox.wire import graph_nodes  # noqa: E402
+
+
+def _diamond():
+    x, y = Node(1.5), Node(-2.0)
+    a = x * x  # x twice in one op
+    return ((a + y).tanh() * a) / 3.0, x, y
+
+
+def test_a_graph_comes_back_as_nodes_with_sharing_kept():
+    root, x, y = _diamond()
+    root.grad, x.grad = 1.0, 0.25
+    back = through(root)
+    mine, theirs = graph_nodes(root), graph_nodes(back)
+    assert len(theirs) == len(mine) == 8 and all(type(n) is Node for n in theirs)
+    for a, b in zip(mine, theirs):
+        assert (a.value, a.grad, a.op, a.local_grads) == (b.value, b.grad, b.op, b.local_grads)
+        assert [mine.index(p) for p in a.parents] == [theirs.index(p) for p in b.parents]
+    square = back.parents[0].parents[1]  # a = x * x, used by tanh's sum and by the product
+    assert square.parents[0] is square.parents[1] and back.parents[0].parents[0].parents[0].parents[0] is square
+
+
+def test_a_graph_inside_containers_and_a_deep_chain_cross():
+    node = Node(0.5)
+    for _ in range(5000):  # far deeper than any recursion could go
+        node = node.tanh()
+    back = through((node, [node]))  # each $graph is its own (as each $array is): two equal graphs
+    assert len(graph_nodes(back[0])) == len(graph_nodes(back[1][0])) == 5001 and back[1][0].value == node.value
+
+
+def test_grads_set_on_the_other_side_are_copied_back_into_the_graph_sent():
+    root, x, y = _diamond()
+    other = through(root)
+    for n in graph_nodes(other):
+        n.grad = 2.0
+    _copy_back([root], [through(other)])
+    assert x.grad == y.grad == root.grad == 2.0
+    cut = through(root)
+    cut.parents = cut.parents[:1]  # the learner cut the graph: nothing can be matched
+    cut.local_grads = cut.local_grads[:1]
+    _copy_back([root], [through(cut)])
+    assert all(np.isnan(n.value) and np.isnan(n.grad) for n in graph_nodes(root))
+
+
+@pytest.mark.parametrize("body", [
+    [[], 0],  # no rows
+    [[[1.0, 0.0, "", [], []]], 1],  # root out of range
+    [[[1.0, 0.0, "", [1], [1.0]]], 0],  # a parent index out of range
+    [[[1.0, 0.0, "", [-1], [1.0]]], 0],
+    [[[1.0, 0.0, "", [True], [1.0]]], 0],
+    [[["1", 0.0, "", [], []]], 0],  # a value that is not a number
+    [[[1.0, 0.0, 3, [], []]], 0],  # an op that is not text
+    [[[1.0, 0.0, "", [], ["x"]]], 0],
+    [[[1.0, 0.0, ""]], 0],  # a short row
+    [[{"$object": ["Evil", "x"]}], 0],
+    [[[{"$array": ["<f8", [], "AAAAAAAA8D8="]}, 0.0, "", [], []]], 0],  # no tagged values inside a row
+    "rows",
+])
+def test_malformed_graphs_are_refused(body):
+    with pytest.raises(WireError):
+        decode({"$graph": body})
+
+
+def test_decoding_builds_nodes_and_nothing_else():
+    rows = [[1.0, None, "+", [1, 1], [1.0, 1.0]], [2.0, 0.0, "", [], []]]
+    root = decode({"$graph": [rows, 0]})
+    assert type(root) is Node and root.grad is None and root.parents[0] is root.parents[1]
+    assert set(vars(root)) == {"value", "grad", "parents", "local_grads", "op"}
+    cyclic = decode({"$graph": [[[1.0, 0.0, "", [1], [1.0]], [1.0, 0.0, "", [0], [1.0]]], 0]})
+    assert len(graph_nodes(cyclic)) == 2  # a cycle is only data: every walk over it keeps a visited set
+
+
+def test_the_backprop_exercise_grades_the_same_in_the_sandbox(sandbox, cell):
+    """backprop(root) sets grads in place: through the door, the grader's graph gets them back, and the verdict
+    (and its words) are the ones of the same function run in the grader's process (one sandbox for them all)."""
+    source = '''
+def order(root):
+    out, seen = [], set()
+    def visit(n):
+        if id(n) not in seen:
+            seen.add(id(n))
+            for p in n.parents:
+                visit(p)
+            out.append(n)
+    visit(root)
+    return out
+
+def right(root, assign=False, zero=True):
+    nodes = order(root)
+    for n in nodes:
+        n.grad = 0.0 if zero else n.grad
+    root.grad = 1.0
+    for n in reversed(nodes):
+        for p, g in zip(n.parents, n.local_grads):
+            p.grad = n.grad * g if assign else p.grad + n.grad * g
+
+def assigns(root):
+    right(root, assign=True)
+
+def stale(root):
+    right(root, zero=False)
+
+def cuts(root):
+    right(root)
+    root.parents = ()
+
+def moves_a_value(root):
+    right(root)
+    order(root)[0].value += 1.0
+
+def no_number(root):
+    right(root)
+    order(root)[0].grad = "one"
+'''
+    cell(source)
+    namespace = {}
+    exec(source, namespace)
+    for name in ("right", "assigns", "stale", "cuts", "moves_a_value", "no_number"):
+        for hidden, seed in ((False, None), (True, 5)):
+            with learner_code_elsewhere():
+                there = grade("backprop", sandbox.lookup(name), hidden=hidden, seed=seed)
+            here = grade("backprop", namespace[name], hidden=hidden, seed=seed)
+            assert here.score == there.score and str(here) == str(there), f"{name}:\n{here}\n---\n{there}"
+            assert here.passed == (name == "right"), f"{name}:\n{here}"

@@ -143,3 +143,31 @@ def random_mlp_weights(rng, sizes):
     """Weights for layer sizes [D, ..., C], bias rows last, scaled so tanh units neither saturate nor vanish."""
     return [np.vstack([1.2 * rng.normal(size=(a, b)) / np.sqrt(a), 0.5 * rng.normal(size=(1, b))])
             for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def fit_then_predict(exercise_id, maps, gives, read, bars):
+    """The adapt of a trained exercise (fit_digits, fit_echo): the learner's fit(x_train, y_train, seed) must
+    return predict; the grader calls it on the held-out inputs, ``read(predicted, x_test)`` checks what came back
+    (a WrongReturn saying what is wrong), and the result is returned once per bar, each part judging it against
+    its own threshold. maps: "images x (M, 64) to labels (M,)"; gives: "labels", for the messages."""
+
+    def adapt(implementation):
+        if getattr(implementation, "_fits_and_predicts", False):
+            return implementation
+
+        @functools.wraps(implementation)
+        def fitted(x_train, y_train, seed, x_test):
+            predict = implementation(x_train, y_train, seed)
+            if predict is None:
+                raise WrongReturn(f"{exercise_id} returned None: return predict, the function that maps {maps}; "
+                                  f"did you forget `return predict`?")
+            if not callable(predict):
+                raise WrongReturn(f"{exercise_id} must return predict, a function x -> {gives} (define it inside "
+                                  f"{exercise_id} and return it, without calling it); yours returned a value of type "
+                                  f"{type_name(predict)}")
+            return (read(predict(x_test), x_test),) * len(bars)
+
+        fitted._fits_and_predicts = True
+        return fitted
+
+    return adapt

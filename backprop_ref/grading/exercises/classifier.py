@@ -10,7 +10,7 @@ from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
 from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part, WrongReturn, type_name
-from ._common import learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack
+from ._common import fit_then_predict, learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack
 
 # ---------------------------------------------------------------------------------------------
 # classifier_grads(x, y, weights) -> grads: the gradient of L = softmax cross-entropy (mean over the batch) of
@@ -187,26 +187,8 @@ CLASSIFIER_GRADS = Exercise(
 BARS = (("accuracy_80", 0.80), ("accuracy_92", 0.92))
 
 
-def fit_and_predict(implementation):
-    """The function the grader calls for fit_digits: fit on the training part, predict the held-out part,
-    and return the labels once per bar (each part judges them against its own threshold)."""
-    if getattr(implementation, "_fits_and_predicts", False):
-        return implementation
-
-    @functools.wraps(implementation)
-    def fitted(x_train, y_train, seed, x_test):
-        predict = implementation(x_train, y_train, seed)
-        if predict is None:
-            raise WrongReturn("fit_digits returned None: return predict, the function that maps images x (M, 64) "
-                              "to labels (M,); did you forget `return predict`?")
-        if not callable(predict):
-            raise WrongReturn(f"fit_digits must return predict, a function x -> labels (define it inside fit_digits "
-                              f"and return it, without calling it); yours returned a value of type {type_name(predict)}")
-        labels = _labels(predict(x_test), x_test.shape[0])
-        return (labels,) * len(BARS)
-
-    fitted._fits_and_predicts = True
-    return fitted
+fit_and_predict = fit_then_predict("fit_digits", "images x (M, 64) to labels (M,)", "labels",
+                                   lambda labels, x_test: _labels(labels, x_test.shape[0]), BARS)
 
 
 def _labels(labels, M):
