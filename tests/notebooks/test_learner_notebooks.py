@@ -12,7 +12,9 @@ from course_notebooks import EXERCISES, is_test_cell, notebooks, read
 def test_only_graded_cells_fail_before_the_learner_writes_anything(path, tmp_path):
     shutil.copy(path, tmp_path / path.name)
     nb = read(tmp_path / path.name)
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    # generous margins: a busy shared machine once took two minutes to start a kernel and run a lesson
+    NotebookClient(nb, timeout=300, startup_timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     setup = next(c for c in nb.cells if c.cell_type == "code")
     assert not setup.outputs, f"{path.name}: the set-up cell shows {setup.outputs[0]}; it should show nothing"
     for i, cell in enumerate(nb.cells):

@@ -130,3 +130,13 @@ def test_the_learners_per_example_grads_is_the_one_at_work():
     assert calls == [(200, 2)], "run once, when the widget first draws"
     assert w.children[-1].value == "using your per_example_grads; using your predicted_spread"
     assert numbers(w.status.value, "|")[:3] == [0.0, pytest.approx(7.0 / 9, abs=1e-4), 0.0]
+
+
+def test_a_per_example_grads_of_the_wrong_shape_is_named_and_the_reference_drawn():
+    w = lesson.minibatch_spread(lambda x, y, W: np.zeros(W.shape), _not_written)  # the batch axis forgotten
+    w.controls["B"].value = 5
+    assert w.children[-1].value.startswith("your per_example_grads returned shape (3, 2), not (N, D + 1, C)")
+    x, y = lesson.spirals()
+    G = per_example_oracle(x, y, lesson.classifier_weights())
+    singles = np.sqrt(((G - G.mean(axis=0)) ** 2).sum(axis=(1, 2)).mean())
+    assert numbers(w.status.value, "|")[1] == pytest.approx(singles / np.sqrt(5), abs=1e-4)
