@@ -36,7 +36,9 @@ def join_bias(W, b):
 
 def affine(x, W):
     """x @ W with the constant-1 unit: (N, D), (D + 1, M) -> (N, M), without copying x."""
-    return x @ W[:-1] + W[-1]
+    out = x @ W[:-1]
+    out += W[-1]  # the bias added in place: no second (N, M) array
+    return out
 
 
 @answer_key
@@ -45,12 +47,16 @@ def affine_backward(dout, x, W):
 
     dW's last row is the bias gradient: the constant-1 input summed over the batch.
     """
+    return dout @ W[:-1].T, affine_weight_grad(dout, x, W)
+
+
+def affine_weight_grad(dout, x, W):
+    """dW (D + 1, M) alone, for callers that need no dx (a network's first layer)."""
     xp = array_namespace(dout, x, W)
     dW = xp.empty(W.shape, dtype=xp.result_type(dout, x))
-    dW[:-1] = x.T @ dout
-    dW[-1] = dout.sum(axis=0)
-    dx = dout @ W[:-1].T
-    return dx, dW
+    xp.matmul(x.T, dout, out=dW[:-1])  # written straight into dW's rows: no temporary to copy
+    dout.sum(axis=0, out=dW[-1])
+    return dW
 
 
 def init_weights(D, M, rng, scale=None, backend=None, dtype=np.float64):

@@ -56,10 +56,12 @@ def softmax_cross_entropy(logits, y):
     check_finite(where, "logits", logits, xp)
     Y = _one_hot_targets(where, y, logits, xp)
     n = logits.shape[0]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    log_p = logits - logits.max(axis=1, keepdims=True)
+    log_p -= xp.log(xp.exp(log_p).sum(axis=1, keepdims=True))  # in place: the shifted logits become log p
     loss = -float((Y * log_p).sum()) / n
-    return loss, (xp.exp(log_p) - Y) / n
+    dlogits = xp.exp(log_p) - Y  # p - Y in the dtype of both (Y may be a float64 one-hot)
+    dlogits /= n  # in place
+    return loss, dlogits
 
 
 @answer_key

@@ -12,7 +12,7 @@ returns the gradient of every weight matrix (each (D_l + 1, D_{l+1}), last row t
 from ._checks import ShapeError
 from ._guard import answer_key
 from .activations import get_activation
-from .bias import init_weights
+from .bias import affine_weight_grad, init_weights
 from .layers import dense_backward, dense_forward
 from .losses import get_loss
 
@@ -57,11 +57,20 @@ def mlp_forward(x, weights, activations):
 @answer_key
 def mlp_backward(dout, caches):
     """dout: (N, C) -> dx: (N, D), grads: list of dW, one per layer, shaped like the weights."""
+    return _backward(dout, caches, input_grad=True)
+
+
+def _backward(dout, caches, input_grad):
+    """mlp_backward; with input_grad=False dx is None and the first layer's dx matmul is skipped."""
     grads = []
     da = dout
-    for dense_cache, backward, act_cache in reversed(caches):
+    for l in reversed(range(len(caches))):
+        dense_cache, backward, act_cache = caches[l]
         dz = backward(da, act_cache)
-        da, dW = dense_backward(dz, dense_cache)
+        if l == 0 and not input_grad:
+            da, dW = None, affine_weight_grad(dz, *dense_cache)  # training needs no dL/dx: a third of layer 0's work
+        else:
+            da, dW = dense_backward(dz, dense_cache)
         grads.append(dW)
     return da, grads[::-1]
 
@@ -70,9 +79,9 @@ def mlp_loss(weights, x, y, activations, loss="softmax_cross_entropy"):
     """Loss of the network on (x, y) and the gradient of every weight matrix: (loss, grads).
 
     ``loss`` names a function of backprop_ref.losses (applied to the last layer's output).
-    The signature (params, x, y) -> (loss, grads) is the one ``train`` expects.
+    The signature (params, x, y) -> (loss, grads) is the one ``train`` expects; dL/dx is not computed.
     """
     out, caches = mlp_forward(x, weights, activations)
     value, dout = get_loss(loss)(out, y)
-    _, grads = mlp_backward(dout, caches)
+    _, grads = _backward(dout, caches, input_grad=False)
     return value, grads

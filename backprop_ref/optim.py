@@ -117,11 +117,15 @@ class Optimizer:
             if tuple(dw.shape) != tuple(w.shape):
                 raise ShapeError(f"{name}: grads[{i}] has shape {tuple(dw.shape)} but params[{i}] has shape {tuple(w.shape)}")
         for i, (w, dw) in enumerate(zip(self.params, grads)):
-            w[...] = self.update(i, w, dw)
+            self.apply(i, w, dw)
 
     def update(self, i, w, dw):
         """The new value of parameter i (w) given its gradient dw."""
         raise NotImplementedError
+
+    def apply(self, i, w, dw):
+        """Write update(i, w, dw) into w."""
+        w[...] = self.update(i, w, dw)
 
     def _zeros(self):
         return [array_namespace(w).zeros_like(w) for w in self.params]
@@ -130,8 +134,21 @@ class Optimizer:
 class SGD(Optimizer):
     """w = w - lr * dw for every parameter."""
 
+    def __init__(self, params, lr):
+        super().__init__(params, lr)
+        self._lr_dw = [None] * len(self.params)
+
     def update(self, i, w, dw):
         return sgd_step(w, dw, self.lr)
+
+    def apply(self, i, w, dw):
+        # sgd_step's w - lr * dw, but subtracted in place and with lr * dw in a buffer kept from step
+        # to step, so a step allocates nothing (a large array costs a fresh page-faulted allocation).
+        # lr is taken as a Python float, so lr * dw has dw's dtype even if lr is a NumPy scalar.
+        xp = array_namespace(w, dw)
+        if self._lr_dw[i] is None or self._lr_dw[i].dtype != dw.dtype:
+            self._lr_dw[i] = xp.empty_like(dw)
+        w -= xp.multiply(dw, float(self.lr), out=self._lr_dw[i])
 
 
 class Momentum(Optimizer):

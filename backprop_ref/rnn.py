@@ -8,7 +8,9 @@ with Wx (D + 1, H) (its last row the bias, see bias.py) and Wh (H, H), the same 
 As in CS231n the network is built in two steps: one time step (forward beside backward), then
 the loop over time. In the backward loop the gradient that flows from step t + 1 back into h_t
 has its own name, ``dh_next``, and the gradients of the shared weights are accumulated
-(``dWx += ...``, ``dWh += ...``): every step adds its share.
+(``dWx += ...``, ``dWh += ...``): every step adds its share. rnn_forward and rnn_backward give the
+same numbers as those loops over the steps, but do every matmul that need not wait for the
+previous step once for all T steps together, outside the loop.
 
     params = init_rnn(D, H, K, rng)                      # [Wx, Wh, Wy]
     loss, grads = rnn_loss(params, x, y)                 # x: (N, T, D), y: (N, T, K)
@@ -76,11 +78,33 @@ def rnn_step_backward(dh_next, cache):
 # The loop over time.
 
 
+class RNNCache(tuple):
+    """rnn_forward's cache: the T step caches, in order, as rnn_step_forward returns them.
+
+    cache[t] = (x[:, t], h_prev, Wx, Wh, h_next), its states views into ``cache.states``, a
+    (T + 1, N, H) time-major buffer with states[0] = h0 and states[t + 1] = h_t: each step's state
+    is one contiguous block, and states[:-1] are all the steps' h_prev at once. rnn_backward reads
+    the whole arrays, cache.x, cache.Wx, cache.Wh and cache.states.
+    """
+
+    def __new__(cls, x, Wx, Wh, states):
+        cache = super().__new__(cls, ((x[:, t], states[t], Wx, Wh, states[t + 1]) for t in range(x.shape[1])))
+        cache.x, cache.Wx, cache.Wh, cache.states = x, Wx, Wh, states
+        return cache
+
+    def __getnewargs__(self):  # what copy and pickle pass to __new__ to rebuild it
+        return self.x, self.Wx, self.Wh, self.states
+
+
 def rnn_forward(x, h0, Wx, Wh):
     """Run rnn_step_forward over the T time steps: h[:, t] = tanh([x[:, t], 1] @ Wx + h[:, t-1] @ Wh).
 
     x: (N, T, D)   h0: (N, H), the state before step 0   Wx: (D + 1, H)   Wh: (H, H)
-    ->   h: (N, T, H), every hidden state; cache: the T step caches, in order
+    ->   h: (N, T, H), every hidden state; cache: an RNNCache, the T step caches in order
+
+    The same numbers as a loop over rnn_step_forward, computed faster: the input projections
+    [x_t, 1] @ Wx of all T steps do not depend on the state, so they are one matmul before the loop,
+    and the loop only adds h_{t-1} @ Wh and takes the tanh, in place, in a preallocated buffer.
     """
     where = "rnn_forward"
     check_ndim(where, "x", x, 3, "(N, T, D)")
@@ -88,13 +112,18 @@ def rnn_forward(x, h0, Wx, Wh):
     if x.shape[1] == 0:
         raise ShapeError(f"{where}: x must have at least one time step (T >= 1), got shape {tuple(x.shape)}")
     xp = array_namespace(x, h0, Wx, Wh)
-    hs, cache = [], []
-    h_t = h0
-    for t in range(x.shape[1]):
-        h_t, step_cache = rnn_step_forward(x[:, t], h_t, Wx, Wh)
-        hs.append(h_t)
-        cache.append(step_cache)
-    return xp.stack(hs, axis=1), cache
+    N, T, D = x.shape
+    H = Wh.shape[0]
+    states = xp.empty((T + 1, N, H), dtype=xp.result_type(x, h0, Wx, Wh))  # time-major: see RNNCache
+    states[0] = h0
+    states[1:] = xp.transpose(affine(x.reshape(N * T, D), Wx).reshape(N, T, H), (1, 0, 2))  # all T steps' [x_t, 1] @ Wx
+    carried = xp.empty((N, H), dtype=states.dtype)  # h_{t-1} @ Wh, written in place each step
+    for t in range(T):
+        z = states[t + 1]  # holds [x_t, 1] @ Wx; becomes the pre-activation, then h_t
+        z += xp.matmul(states[t], Wh, out=carried)
+        xp.tanh(z, out=z)
+    h = xp.ascontiguousarray(xp.transpose(states[1:], (1, 0, 2)))  # a copy: writing into h cannot change the cache
+    return h, RNNCache(x, Wx, Wh, states)
 
 
 class RNNGrads(NamedTuple):
@@ -141,43 +170,52 @@ def rnn_backward(dh, cache, truncate=None):
     dh_norms[t] = sqrt(sum over n, j of g_t[n, j]**2), where g_t (N, H) is the total gradient the
     backward pass sends into h_t: dL/dh_t for full BPTT; with truncation, the sum of the L_s
     gradients whose windows cover step t. Plot it over t to see gradients vanish or explode.
+
+    The same numbers as a loop over rnn_step_backward, computed faster: only dh_next has to walk
+    back step by step; step t's shares of dx, dWx and dWh are linear in its dz, so the loop keeps
+    every step's dz and they are summed over time by three matmuls after it.
     """
     where = "rnn_backward"
     _check_truncate(truncate)
-    x0, _, Wx, Wh, _ = cache[0]
-    N, T, H, D = x0.shape[0], len(cache), Wh.shape[0], x0.shape[1]
+    if not isinstance(cache, RNNCache):
+        raise TypeError(f"{where}: cache must be the cache rnn_forward returned, got {type(cache).__name__}")
+    x, Wx, Wh, states = cache.x, cache.Wx, cache.Wh, cache.states
+    N, T, D = x.shape
+    H = Wh.shape[0]
     check_ndim(where, "dh", dh, 3, "(N, T, H)")
     check_shape(where, "dh", dh, (N, T, H), "= (N, T, H), the shape of rnn_forward's h")
     xp = array_namespace(dh, Wx)
     dtype = xp.result_type(dh, Wx)
-    dx = xp.zeros((N, T, D), dtype=dtype)
-    dh0 = xp.zeros((N, H), dtype=dtype)
-    dWx = xp.zeros(Wx.shape, dtype=dtype)
-    dWh = xp.zeros(Wh.shape, dtype=dtype)
-    dh_total = xp.zeros((N, T, H), dtype=dtype)  # g_t, the gradient reaching each h_t (for dh_norms)
+    dh_t = xp.transpose(dh, (1, 0, 2))  # a time-major view: dh_t[t] is dh[:, t]
+    g = xp.zeros((T, N, H), dtype=dtype)  # g[t], the total gradient reaching h_t (dh_norms)
+    dz = xp.multiply(states[1:], states[1:], dtype=dtype)  # one buffer, reused in place: first h_t**2, ...
+    xp.subtract(1.0, dz, out=dz)  # ... then tanh'(z_t) = 1 - h_t**2, which becomes dz[t] = g[t] * tanh'(z_t)
+    Wh_T = xp.ascontiguousarray(Wh.T)  # copied once: BLAS multiplies small blocks by a transposed view at half speed
     if truncate is None:
         dh_next = xp.zeros((N, H), dtype=dtype)  # the gradient flowing into h_t from step t + 1
         for t in reversed(range(T)):
-            dh_total[:, t] = dh[:, t] + dh_next
-            dx[:, t], dh_next, dWx_t, dWh_t = rnn_step_backward(dh_total[:, t], cache[t])
-            dWx += dWx_t
-            dWh += dWh_t
+            xp.add(dh_t[t], dh_next, out=g[t])
+            dz[t] *= g[t]  # through the tanh: step t's gradient before it
+            xp.matmul(dz[t], Wh_T, out=dh_next)  # into h_{t-1}: dh_prev of rnn_step_backward
         dh0 = dh_next
     else:
         k = truncate
+        tanh_grad = dz  # it holds tanh'(z_t) until it is multiplied by g below
+        dh0 = xp.zeros((N, H), dtype=dtype)
         for s in range(T):  # the part of the loss that reads h_s ...
-            dh_t = dh[:, s]  # ... and its gradient reaching h_t, from t = s back to t = s - k + 1
+            g_s = dh_t[s]  # ... and its gradient reaching h_t, from t = s back to t = s - k + 1
             for t in range(s, max(s - k, -1), -1):
-                dh_total[:, t] += dh_t
-                dx_t, dh_prev, dWx_t, dWh_t = rnn_step_backward(dh_t, cache[t])
-                dx[:, t] += dx_t
-                dWx += dWx_t
-                dWh += dWh_t
-                dh_t = dh_prev  # one step further back: the gradient reaching h_{t-1}
+                g[t] += g_s
+                g_s = (g_s * tanh_grad[t]) @ Wh_T  # one step further back: the gradient reaching h_{t-1}
             if s < k:  # the window reached step 0, so what left it is L_s's gradient of h0
-                dh0 += dh_t
-    dh_norms = to_host(xp.sqrt((dh_total * dh_total).sum(axis=(0, 2))))
-    return RNNGrads(dx, dh0, dWx, dWh, dh_norms)
+                dh0 += g_s
+        dz *= g  # dz is linear in g: the windows' shares at step t add up before the tanh
+    dz_rows = dz.reshape(T * N, H)
+    dWh = states[:-1].reshape(T * N, H).T @ dz_rows  # every step's h_prev.T @ dz, summed over time
+    dz_batch_major = xp.ascontiguousarray(xp.transpose(dz, (1, 0, 2))).reshape(N * T, H)  # rows in x's order
+    dx, dWx = affine_backward(dz_batch_major, x.reshape(N * T, D), Wx)  # every step's dx and [x_t, 1].T @ dz
+    dh_norms = to_host(xp.sqrt(xp.einsum("tnh,tnh->t", g, g)))  # sum(g[t]**2) without a (T, N, H) temporary
+    return RNNGrads(dx.reshape(N, T, D), dh0, dWx, dWh, dh_norms)
 
 
 # ---------------------------------------------------------------------------------------------
