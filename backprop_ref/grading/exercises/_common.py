@@ -171,3 +171,17 @@ def fit_then_predict(exercise_id, maps, gives, read, bars):
         return fitted
 
     return adapt
+
+
+def predicted_array(value, returns, kind):
+    """What a trained exercise's predict(x) returned, as a host array, or WrongReturn saying what it should be.
+    returns: "the labels, an int array of shape (M,)" (what to return instead of None); kind: "an array of
+    labels, shape (M,)" (what to return instead of something that is not an array)."""
+    if value is None:
+        raise WrongReturn(f"predict(x) returned None: return {returns}")
+    value = to_host(value)
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value)
+    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+        raise WrongReturn(f"predict(x) must return {kind}, got {type_name(value)}")
+    return value

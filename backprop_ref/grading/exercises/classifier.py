@@ -9,8 +9,9 @@ from ...data import digits_for_grading as _digits_for_grading
 from ...losses import softmax_cross_entropy as _softmax_cross_entropy
 from ...mlp import mlp_backward as _mlp_backward
 from ...mlp import mlp_forward as _mlp_forward
-from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part, WrongReturn, type_name
-from ._common import fit_then_predict, learner_grads, mlp_activations, random_mlp_weights, stack, told_apart, unstack
+from ..core import AtLeast, Case, Exercise, Gradient, Mistake, Part, WrongReturn
+from ._common import (fit_then_predict, learner_grads, mlp_activations, predicted_array, random_mlp_weights, stack,
+                      told_apart, unstack)
 
 # ---------------------------------------------------------------------------------------------
 # classifier_grads(x, y, weights) -> grads: the gradient of L = softmax cross-entropy (mean over the batch) of
@@ -193,13 +194,7 @@ fit_and_predict = fit_then_predict("fit_digits", "images x (M, 64) to labels (M,
 
 def _labels(labels, M):
     """predict's answer as an int array of M labels 0..9, or WrongReturn saying what is wrong with it."""
-    if labels is None:
-        raise WrongReturn("predict(x) returned None: return the labels, an int array of shape (M,)")
-    labels = _to_host(labels)
-    if isinstance(labels, (list, tuple)):
-        labels = np.asarray(labels)
-    if not hasattr(labels, "shape") or not hasattr(labels, "dtype"):
-        raise WrongReturn(f"predict(x) must return an array of labels, shape (M,), got {type_name(labels)}")
+    labels = predicted_array(labels, "the labels, an int array of shape (M,)", "an array of labels, shape (M,)")
     shape = tuple(labels.shape)
     if shape == (M, 10):
         raise WrongReturn(f"predict(x) returned shape {shape}, one score per class: return the labels, "

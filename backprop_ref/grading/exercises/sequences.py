@@ -17,10 +17,9 @@ raises DelegationError: the learner trains with their own bptt.
 
 import numpy as np
 
-from ...backend import to_host as _to_host
 from ...data import echo_sequences as _echo_sequences
-from ..core import AtLeast, Case, Exercise, Part, WrongReturn, type_name
-from ._common import fit_then_predict
+from ..core import AtLeast, Case, Exercise, Part, WrongReturn
+from ._common import fit_then_predict, predicted_array
 
 BARS = (("accuracy_90", 0.90), ("accuracy_98", 0.98))
 N_TRAIN, N_TEST, T = 256, 200, 16  # sequences to train on, to judge on, and their length
@@ -32,13 +31,8 @@ fit_and_predict = fit_then_predict("fit_echo", "sequences x (M, T, 1) to outputs
 
 def _outputs(y_hat, shape):
     """predict's answer as a float array shaped like x, or WrongReturn saying what is wrong with it."""
-    if y_hat is None:
-        raise WrongReturn("predict(x) returned None: return the network's outputs, an array shaped like x, (M, T, 1)")
-    y_hat = _to_host(y_hat)
-    if isinstance(y_hat, (list, tuple)):
-        y_hat = np.asarray(y_hat)
-    if not hasattr(y_hat, "shape") or not hasattr(y_hat, "dtype"):
-        raise WrongReturn(f"predict(x) must return an array of outputs, shape (M, T, 1), got {type_name(y_hat)}")
+    y_hat = predicted_array(y_hat, "the network's outputs, an array shaped like x, (M, T, 1)",
+                            "an array of outputs, shape (M, T, 1)")
     if tuple(y_hat.shape) != tuple(shape):
         M, T_, _ = shape
         hint = ": reshape it, y_hat.reshape(M, T, 1)" if int(np.prod(y_hat.shape)) == M * T_ else ""
