@@ -3,6 +3,7 @@ report: no traceback into the grader, no stray values printed."""
 import shutil
 
 import pytest
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
 from course_notebooks import EXERCISES, is_test_cell, notebooks, read
@@ -12,8 +13,10 @@ from course_notebooks import EXERCISES, is_test_cell, notebooks, read
 def test_only_graded_cells_fail_before_the_learner_writes_anything(path, tmp_path):
     shutil.copy(path, tmp_path / path.name)
     nb = read(tmp_path / path.name)
-    # generous margins: a busy shared machine once took two minutes to start a kernel and run a lesson
-    NotebookClient(nb, timeout=300, startup_timeout=300, kernel_name="python3", allow_errors=True,
+    # The kernel talks over Unix sockets in tmp_path: with TCP, a port picked free can be taken before the kernel
+    # binds it, and the client then waits for a kernel that listens elsewhere (seen on these busy machines).
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
+    NotebookClient(nb, km=km, timeout=300, startup_timeout=300, allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     setup = next(c for c in nb.cells if c.cell_type == "code")
     assert not setup.outputs, f"{path.name}: the set-up cell shows {setup.outputs[0]}; it should show nothing"
