@@ -16,6 +16,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -171,6 +172,22 @@ def _wait_for_url(process, log, seconds):
     pytest.fail(f"backprop-course lab printed no URL within {seconds} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def _wait_for_port(process, log, port, seconds):
+    """Jupyter Server prints its URL before its event loop binds the port: wait until the port accepts."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return
+        except OSError:
+            pass
+        if process.poll() is not None:
+            pytest.fail(f"backprop-course lab exited with {process.returncode} after printing its URL:\n"
+                        f"{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.25)
+    pytest.fail(f"port {port} took no connection within {seconds} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -200,6 +217,7 @@ def test_installed_lab_prints_a_url_that_opens_the_syllabus(installed, tmp_path)
     try:
         port, path, text = _wait_for_url(process, log, seconds=180)
         assert path == "/lab/tree/syllabus.ipynb", f"the printed URL opens {path}, not the syllabus:\n{text[-2000:]}"
+        _wait_for_port(process, log, port, seconds=120)
         base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
         with urllib.request.urlopen(urllib.request.Request(f"{base}{path}", headers=auth), timeout=60) as page:
             html = page.read().decode()
