@@ -5,10 +5,11 @@ a syllabus that links those copies, printing a URL that opens it; the instructor
 sentence that they need a clone.
 
 The wheel is built from a copy of the working tree (the files git does not ignore) in a temporary folder,
-offline (--no-build-isolation: this environment's setuptools); the virtual environment gets it with
+offline (--no-build-isolation: this environment's setuptools, which the test extra asks for); the virtual environment gets it with
 --no-deps, and finds the dependencies in this environment's site-packages through a .pth file (a venv
 made from this one with --system-site-packages would see the system's packages, not these).
 """
+import importlib.metadata
 import json
 import os
 import re
@@ -26,7 +27,14 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest brings tomli
+    import tomli as tomllib
+
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE = {"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
@@ -60,11 +68,42 @@ def _run(command, **kwargs):
     return subprocess.run(command, **kwargs)
 
 
+def _build_requirements_unmet():
+    """What pyproject's [build-system] requires that this environment lacks, one phrase each."""
+    unmet = []
+    for line in tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]:
+        wanted = Requirement(line)
+        try:
+            have = importlib.metadata.version(wanted.name)
+        except importlib.metadata.PackageNotFoundError:
+            unmet.append(f"{wanted} (not installed)")
+            continue
+        if not wanted.specifier.contains(have, prereleases=True):
+            unmet.append(f"{wanted} (this environment has {wanted.name} {have})")
+    return unmet
+
+
+def test_the_test_extra_installs_what_the_offline_wheel_build_needs():
+    """A newcomer's `make venv` (Python 3.11's venv: setuptools 65.5) must give the build backend that
+    [build-system] asks for, since the wheel below is built without build isolation (offline)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    test_extra = {canonicalize_name(Requirement(r).name): Requirement(r) for r in project["project"]["optional-dependencies"]["test"]}
+    for line in project["build-system"]["requires"]:
+        wanted = Requirement(line)
+        listed = test_extra.get(canonicalize_name(wanted.name))
+        assert listed is not None, f"the test extra should list {wanted} ([build-system] requires it)"
+        assert listed.specifier == wanted.specifier, f"the test extra asks for {listed}, [build-system] for {wanted}"
+    assert not _build_requirements_unmet(), f"this environment cannot build the wheel offline: {_build_requirements_unmet()}"
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(the wheel, the source copy it was built from, the venv's bin folder, an environment for commands)."""
     tmp = tmp_path_factory.mktemp("pip-install")
     source, dist, venv = tmp / "source", tmp / "dist", tmp / "venv"
+    unmet = _build_requirements_unmet()
+    assert not unmet, (f"the wheel is built offline with this environment's build backend, and it lacks "
+                       f"{', '.join(unmet)}: `make venv` installs it (the test extra)")
     _working_tree(source)
     env = dict(os.environ, PIP_CACHE_DIR=str(tmp / "pip-cache"), **OFFLINE)
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(dist),
