@@ -1,6 +1,9 @@
 """The `backprop-course` command: for learners (`lab`, `workspace`, `exercises`) and instructors (`build`,
 `validate`, `grade`, `feedback`, `report`). Bad input ends it with one sentence and a non-zero status.
 
+The instructor's commands work on a course folder (solutions/ and course/, see instructor/course.py): the
+one they are run in, or --course DIR, wherever the package is installed from.
+
 Where the lessons come from: in a clone of the course repository, `exercises/` (generated from `solutions/`)
 and the syllabus `course/index.ipynb`; in a package installed with pip, the copies of both that the wheel
 carries in `backprop_ref/lessons/` (setup.py puts them there; `solutions/` is never in a package).
@@ -88,8 +91,10 @@ def _main(argv):
     build = commands.add_parser("build", aliases=["generate"], help="regenerate the learner notebooks (exercises/) from solutions/")
     build.add_argument("assignments", nargs="*", help="assignment folders under solutions/ (default: all)")
     build.add_argument("--into", type=Path, help="write the learner notebooks here instead of exercises/")
+    _course_folder_option(build)
     validate = commands.add_parser("validate", help="run notebooks as nbgrader validates them; non-zero status if one fails")
     validate.add_argument("notebooks", nargs="+", help="notebook files")
+    _course_folder_option(validate)
     grade = commands.add_parser("grade", help="grade every submission of an assignment, learner code sandboxed, into the gradebook")
     grade.add_argument("assignment")
     _course_options(grade)
@@ -122,7 +127,13 @@ def _main(argv):
         return 2
 
 
+def _course_folder_option(parser):
+    parser.add_argument("--course", type=Path, metavar="DIR",
+                        help="the course folder, with solutions/ and course/ (default: the one the command is run in)")
+
+
 def _course_options(parser):
+    _course_folder_option(parser)
     parser.add_argument("--submitted", type=Path, metavar="DIR", help="the submissions: <DIR>/<student>/<assignment>/*.ipynb, or zip files")
     parser.add_argument("--autograded", type=Path, metavar="DIR", help="where the autograded notebooks go")
     parser.add_argument("--db", metavar="URL", help="the gradebook: a database URL or a SQLite file (default: the course's)")
@@ -140,16 +151,6 @@ def _errors():
     return tuple(errors)
 
 
-def _needs_the_course_repository(command):
-    """The instructor's commands work on the course repository (its nbgrader configuration and solutions/),
-    which a package installed with pip does not hold."""
-    if not (COURSE_DIR / "nbgrader_config.py").is_file():
-        what = ("regenerates the learner notebooks from the instructor's (solutions/)" if command in ("build", "generate")
-                else "is an instructor's command")
-        raise UsageError(f"it {what}, which only a clone of the course repository has, not this installation "
-                         f"({ROOT}); the lessons are in the package: `backprop-course lab` copies them into your work folder")
-
-
 def _run(args):
     if args.command == "exercises":
         from .grading import list_exercises
@@ -162,19 +163,19 @@ def _run(args):
         if args.command == "workspace":
             return 0
         return open_lab(root, syllabus, args.jupyter_args, print_only=args.print_command)
-    _needs_the_course_repository(args.command)
-    if args.command in ("build", "generate"):
-        if not (ROOT / "solutions").is_dir():
-            raise UsageError(f"it regenerates the learner notebooks from the instructor's, and there is no solutions/ "
-                             f"in {ROOT}")
-        return generate_exercises(args.assignments, args.into)
     from .instructor.course import Course
 
+    if args.command in ("build", "generate"):
+        course = Course(args.course)
+        if not course.path("source").is_dir():
+            raise UsageError(f"it regenerates the learner notebooks from the instructor's, and there is no "
+                             f"{course.path('source')}")
+        return generate_exercises(args.assignments, args.into, course)
     if args.command == "validate":
         from .instructor.validate import validate
 
-        return 1 if validate(Course(), args.notebooks, sys.stdout) else 0
-    course = Course(submitted=args.submitted, autograded=args.autograded, db=args.db,
+        return 1 if validate(Course(args.course), args.notebooks, sys.stdout) else 0
+    course = Course(args.course, submitted=args.submitted, autograded=args.autograded, db=args.db,
                     feedback=getattr(args, "feedback", None))
     if args.command == "grade":
         from .instructor.grade import grade
@@ -288,15 +289,16 @@ def open_lab(root, syllabus, jupyter_args=(), print_only=False):
     return subprocess.call(command, env=env)
 
 
-def generate_exercises(assignments=(), into=None, course_dir=COURSE_DIR):
-    """Run nbgrader generate_assignment for each assignment; return 0 if all succeeded, else 1.
+def generate_exercises(assignments=(), into=None, course=None):
+    """Run nbgrader generate_assignment for each assignment of ``course`` (default: the course folder this
+    is run in); return 0 if all succeeded, else 1.
 
     into: a folder for the learner notebooks (the sync test generates into a temporary one);
     the gradebook then goes there too, so the course's own gradebook is left alone.
     """
     from .instructor.course import Course
 
-    course = Course(course_dir)
+    course = course if course is not None else Course()
     directories = {}
     if into is not None:
         into = Path(into).resolve()

@@ -51,7 +51,7 @@ def grade_with_backprop_course(root, assignments, workers):
     """The whole class, one `grade` per assignment (the gradebook made beforehand, as for nbgrader)."""
     from backprop_ref.instructor.course import Course
 
-    course = Course(db=root / f"gradebook-{workers}.db")
+    course = Course(ROOT, db=root / f"gradebook-{workers}.db")
     for assignment in assignments:
         course.ensure_in_gradebook(assignment)
     start = time.perf_counter()

@@ -2,7 +2,8 @@
 
 nbgrader finds it when run from this folder (`cd course && nbgrader ...`), and JupyterLab's
 formgrader finds it through JUPYTER_CONFIG_PATH, which `make lab` (`backprop-course lab`) points here.
-The course root is the repository: solutions/ is nbgrader's source, exercises/ its release.
+The course root is the course folder (this clone, or a copy of its solutions/ and course/ anywhere): solutions/
+is nbgrader's source, exercises/ its release.
 """
 import os
 
@@ -48,8 +49,9 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
 # The exchange (release, fetch, submit, collect, feedback) on one machine. nbgrader only lists, fetches and
 # submits through a folder that already exists and is writable, and logs "Unwritable directory" otherwise
 # (the formgrader at every start): course/exchange/ is kept in git (its .gitignore) so that it exists.
-# On a multi-user hub, point this at a folder every user can write (nbgrader's docs: chmod 777).
-c.Exchange.root = os.path.join(here, "exchange")
+# A class on a hub names its own exchange in BACKPROP_EXCHANGE (deploy/jupyterhub: mode 1777, the course's
+# folder in it made by the instructor, so no learner can replace it).
+c.Exchange.root = os.environ.get("BACKPROP_EXCHANGE") or os.path.join(here, "exchange")
 
 c.GenerateAssignment.preprocessors.append(LetRunAllPassUnwrittenAnswers)
 # Every check finishes in seconds; a cell still running after a minute is a learner's endless loop.

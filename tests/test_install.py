@@ -125,6 +125,9 @@ def installed(tmp_path_factory):
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
         run_env[name] = str(user / name.lower())
     run_env["HOME"] = str(user / "home")
+    # the dependencies' commands (nbgrader runs alembic) are this environment's, as their packages are
+    run_env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), run_env.get("PATH", "")])
+    run_env["JUPYTER_PATH"] = os.path.join(sys.prefix, "share", "jupyter")  # and their data (nbconvert's templates)
     where = _run([str(python), "-c", "import backprop_ref; print(backprop_ref.__file__)"], env=run_env, cwd=tmp)
     assert where.stdout.startswith(purelib), f"backprop_ref should come from the wheel, not {where.stdout}{where.stderr}"
     return wheel, source, venv / "bin", run_env
@@ -175,13 +178,52 @@ def test_installed_workspace_copies_every_lesson_with_a_syllabus_that_links_them
     assert "return 42" in answered.read_text(), "a second run must never overwrite a learner's copy"
 
 
-@pytest.mark.parametrize("command", ["build", "generate"])
-def test_installed_build_and_generate_say_in_one_sentence_that_they_need_a_clone(installed, tmp_path, command):
+@pytest.mark.parametrize("command", ["build", "generate", "grade 01_one_weight", "feedback 01_one_weight", "report"])
+def test_installed_instructor_commands_outside_a_course_folder_say_so_in_one_sentence(installed, tmp_path, command):
     _, _, bin_dir, env = installed
-    result = _run([str(bin_dir / "backprop-course"), command], env=env, cwd=tmp_path)
-    assert result.returncode != 0
+    result = _run([str(bin_dir / "backprop-course"), *command.split()], env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "clone of the course repository" in result.stderr and "backprop-course lab" in result.stderr, result.stderr
+    assert "no course folder" in result.stderr and "--course" in result.stderr, result.stderr
+    named = _run([str(bin_dir / "backprop-course"), *command.split(), "--course", str(tmp_path)], env=env, cwd=tmp_path)
+    assert named.returncode == 2 and "is not a course folder" in named.stderr, named.stdout + named.stderr
+
+
+def test_an_instructor_grades_a_class_in_a_course_folder_anywhere_with_the_wheel(installed, tmp_path, bubblewrap):
+    """The course installed from its wheel (no clone beside it) and a course folder elsewhere, as on a hub: the
+    commands find the folder they are run in, or the one --course names, and keep everything there."""
+    from instructor import synthetic_class as synthetic
+
+    _, source, bin_dir, env = installed
+    folder = tmp_path / "class of 2027"
+    for part in ("solutions", "course"):
+        shutil.copytree(source / part, folder / part)
+    answers = {"ada": synthetic.notebook(), "ben": synthetic.notebook(grad=synthetic.WRONG_GRAD)}
+    for student, text in answers.items():
+        target = folder / "course" / "submitted" / student / synthetic.ASSIGNMENT / synthetic.NOTEBOOK
+        target.parent.mkdir(parents=True)
+        target.write_text(text)
+    command = str(bin_dir / "backprop-course")
+
+    graded = _run([command, "grade", synthetic.ASSIGNMENT, "--workers", "1"], env=env, cwd=folder / "course", timeout=900)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{folder / 'course' / 'gradebook.db'}") as gb:
+        scores = {s.student.id: s.score for s in gb.find_assignment(synthetic.ASSIGNMENT).submissions}
+    assert scores == {"ada": 4.0, "ben": 2.0}, graded.stdout
+    assert (folder / "course" / "grading.key").is_file(), "the hidden checks' key belongs to the course folder"
+
+    for step in (["feedback", synthetic.ASSIGNMENT], ["report"], ["build", synthetic.ASSIGNMENT]):
+        done = _run([command, *step, "--course", str(folder)], env=env, cwd=tmp_path, timeout=600)
+        assert done.returncode == 0, f"{step}: {done.stdout}{done.stderr}"
+    pages = {p.parts[-3]: p.read_text() for p in (folder / "course" / "feedback").rglob("*.html")}
+    assert sorted(pages) == ["ada", "ben"] and "Score: 2.0 / 4.0" in pages["ben"] and "HIDDEN TESTS" not in pages["ben"]
+    assert "ben" in (folder / "course" / "reports" / "grades.csv").read_text()
+    built = folder / "exercises" / synthetic.ASSIGNMENT / synthetic.NOTEBOOK
+    assert built.read_bytes() == (source / "exercises" / synthetic.ASSIGNMENT / synthetic.NOTEBOOK).read_bytes()
+    said = "".join(r.stdout + r.stderr for r in (graded, done))
+    assert str(REPO / "solutions") not in said and str(REPO / "course") not in said, "nothing may come from this clone"
 
 
 def test_installed_lab_runs_jupyterlab_of_this_environment_on_the_work_folder(installed, tmp_path):

@@ -164,7 +164,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         seeds = _Seeds(self._key(info["db_url"]), info, nb)
         limits = Limits(memory_mb=self.memory_mb, processes=self.processes, cpu_seconds=self.cpu_seconds)
         with _submission_copy(resources.get("metadata", {}).get("path") or ".") as folder, \
-                _LazySandbox(self.edition or shared_edition(), folder, limits, self.timeout) as sandbox:
+                _LazySandbox(self.edition or shared_edition(), folder, limits, self.timeout,
+                             self._course_folders(info["db_url"])) as sandbox:
             for count, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), start=1):
                 name = _grade_id(cell)
                 if name in source.tests:  # the gradebook says it is a test cell, whatever the notebook says
@@ -181,6 +182,16 @@ class SandboxedExecute(NbGraderPreprocessor):
     def _key(self, db_url):
         path = Path(self.key_file) if self.key_file else _beside_gradebook(db_url, "grading.key")
         return grading_key(path)
+
+    def _course_folders(self, db_url):
+        """What the learner's code must never see: the course (solutions, submissions), the gradebook's folder
+        and the key's."""
+        folders = [_beside_gradebook(db_url, "grading.key").parent]
+        if self.key_file:
+            folders.append(Path(self.key_file).resolve().parent)
+        if self.config.CourseDirectory.get("root"):
+            folders.append(Path(self.config.CourseDirectory.root))
+        return folders
 
 
 def run_test_cell(source, sandbox, seeds):
@@ -279,13 +290,14 @@ def _beside_gradebook(db_url, name):
 class _LazySandbox:
     """The submission's sandbox, started when a cell first needs it (a rejected notebook never does)."""
 
-    def __init__(self, edition, folder, limits, timeout):
-        self.arguments = (edition, folder, limits, timeout)
+    def __init__(self, edition, folder, limits, timeout, hidden):
+        self.arguments = (edition, folder, limits, timeout, hidden)
         self.sandbox = None
 
     def get(self):
         if self.sandbox is None:
-            self.sandbox = Sandbox(*self.arguments[:3], default_timeout=self.arguments[3])
+            edition, folder, limits, timeout, hidden = self.arguments
+            self.sandbox = Sandbox(edition, folder, limits, default_timeout=timeout, hidden=hidden)
             self.sandbox.start()
         return self.sandbox
 

@@ -1,4 +1,11 @@
-"""The course as nbgrader configures it (course/nbgrader_config.py), for the instructor's commands."""
+"""The course as nbgrader configures it, for the instructor's commands.
+
+A course folder holds solutions/ (nbgrader's source) and course/: its nbgrader configuration
+(course/nbgrader_config.py), the gradebook, the grading key and the collected, autograded and feedback
+folders. A clone of the repository is one; so is a copy of those two folders anywhere, graded with the
+package installed from its wheel. The commands work on the course folder they are run in (or below),
+or the one named with --course: nothing is looked up beside the installed package.
+"""
 import copy
 import os
 import sys
@@ -7,21 +14,36 @@ from pathlib import Path
 
 from traitlets.config import Config, PyFileConfigLoader
 
-ROOT = Path(__file__).resolve().parents[2]
-COURSE_DIR = ROOT / "course"
+CONFIG = Path("course") / "nbgrader_config.py"  # what makes a folder a course folder
 
 
 class CourseError(Exception):
     """Bad input to an instructor's command: the message is one sentence that says what to do."""
 
 
-class Course:
-    """nbgrader's configuration of the course, with a command's overrides, and the paths it names."""
+def find_course(folder=None):
+    """The course folder: ``folder`` if given, else the working directory or the nearest folder above it
+    that holds course/nbgrader_config.py (as git finds its repository)."""
+    if folder is not None:
+        folder = Path(folder).expanduser().resolve()
+        if not (folder / CONFIG).is_file():
+            raise CourseError(f"{folder} is not a course folder: it has no {CONFIG} (a course folder holds "
+                              f"solutions/ and course/, as a clone of the course repository does)")
+        return folder
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG).is_file():
+            return candidate
+    raise CourseError(f"there is no course folder in {here} or above it (a folder with solutions/ and {CONFIG}, "
+                      f"as a clone of the course repository has): run the command there or name it with --course DIR")
 
-    def __init__(self, config_dir=COURSE_DIR, submitted=None, autograded=None, db=None, feedback=None):
-        config_file = Path(config_dir) / "nbgrader_config.py"
-        if not config_file.exists():
-            raise CourseError(f"no nbgrader configuration at {config_file}")
+
+class Course:
+    """nbgrader's configuration of a course folder, with a command's overrides, and the paths it names."""
+
+    def __init__(self, folder=None, submitted=None, autograded=None, db=None, feedback=None):
+        self.folder = find_course(folder)
+        config_file = self.folder / CONFIG
         # nbgrader runs tools (alembic) from PATH: this environment's come first
         os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
         self.config = Config(PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config())
@@ -33,7 +55,8 @@ class Course:
         if db is not None:
             db = str(db)
             directory.db_url = db if "://" in db else "sqlite:///" + str(Path(db).resolve())
-        self.root = Path(directory.get("root", os.getcwd()))
+        directory.root = directory.get("root", str(self.folder))  # nbgrader's default is the working directory
+        self.root = Path(directory.root)
 
     def path(self, name):
         """A folder of the course: source, release, submitted, autograded or feedback."""

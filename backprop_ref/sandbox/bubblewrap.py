@@ -9,7 +9,8 @@ The sandbox (what it does not protect is in the README, "What the sandbox protec
 - bubblewrap's namespaces: mount, pid, network (none at all), IPC, UTS. The root is an empty tmpfs with,
   read-only, the system's libraries, the Python installation, the learner edition of backprop_ref and
   this one submission's folder; /tmp is a small private tmpfs. No home, gradebook, solutions or other
-  submission exists in it. It dies with the grader (--die-with-parent) and has its own session.
+  submission exists in it: the course folders it is told of (and a clone the package runs from) are
+  covered by an empty tmpfs wherever a bound folder holds them. It dies with the grader (--die-with-parent) and has its own session.
 - The learner's code runs as an unprivileged user: as root, a user id of its own that owns no file
   (setpriv), else the caller's id in a user namespace; no capabilities, no_new_privs.
 - Limits set before the learner's first line (inside.py), which it cannot raise: address space, CPU
@@ -45,6 +46,7 @@ SUBMISSION_MOUNT = "/submission"
 _BOOT = ("import sys; sys.path.insert(0, {edition!r}); from backprop_ref.sandbox.inside import main; "
          "main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])")
 COURSE = Path(__file__).resolve().parents[2]  # the repository or site-packages: never shown whole
+CLONE = COURSE if (COURSE / "solutions").exists() else None  # a course repository backprop_ref runs from
 _SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")  # bound whole, read-only
 _OUTPUT_TYPES = {"stream", "execute_result", "display_data", "error"}
 _TEXT_LIMIT = 1_000_000
@@ -91,8 +93,10 @@ class RemoteFunction:
 class Sandbox:
     """One submission's sandbox: learner cells run in it in order; their functions are called from here."""
 
-    def __init__(self, edition, folder, limits=Limits(), default_timeout=60.0):
+    def __init__(self, edition, folder, limits=Limits(), default_timeout=60.0, hidden=()):
+        """hidden: folders the learner's code must not see (the course folder: solutions, gradebook, key)."""
         self.edition, self.folder, self.limits = Path(edition), Path(folder), limits
+        self.hidden = tuple(Path(h).resolve() for h in hidden)
         self.default_timeout = default_timeout
         self.process = None
         self.generation = 0  # one more at every start: handles of an earlier process are void
@@ -193,7 +197,8 @@ class Sandbox:
         to_inside, from_grader = os.pipe()
         from_inside, to_grader = os.pipe()
         self._log, self._info = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        command = sandbox_command(self.edition, self.folder, self.limits, to_inside, to_grader, self._info.fileno())
+        command = sandbox_command(self.edition, self.folder, self.limits, to_inside, to_grader, self._info.fileno(),
+                                  self.hidden)
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
                                             pass_fds=(to_inside, to_grader, self._info.fileno()))
@@ -411,14 +416,15 @@ def _error_output(ename, evalue, traceback_lines=()):
 # The bubblewrap command.
 
 
-def sandbox_command(edition, folder, limits, read_fd, write_fd, info_fd):
+def sandbox_command(edition, folder, limits, read_fd, write_fd, info_fd, hidden=()):
     """The command line that starts inside.py in a new sandbox (see the module's docstring); bwrap writes the
-    pid of the sandbox's first process to ``info_fd``."""
+    pid of the sandbox's first process to ``info_fd``; ``hidden`` folders are covered wherever they are bound."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap is not installed (`sudo apt-get install bubblewrap`): grading runs "
                                  "learner code only inside its sandbox")
-    binds = python_paths()
+    covered = {Path(h).resolve() for h in hidden} | ({CLONE} if CLONE else set())
+    binds = python_paths(covered)
     package = Path(__file__).resolve().parents[1]  # backprop_ref as installed here: hidden behind the edition
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--clearenv", "--info-fd", str(info_fd), "--tmpfs", "/",
@@ -426,19 +432,22 @@ def sandbox_command(edition, folder, limits, read_fd, write_fd, info_fd):
             "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
     for target in _parents(binds + [Path(EDITION_MOUNT), Path(SUBMISSION_MOUNT)], binds):
         args += ["--perms", "0755", "--dir", str(target)]  # bwrap would make them 0700: unreadable for the learner
+    system = []
     for name in _SYSTEM:
         host = Path("/") / name
         if host.is_symlink():
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
-            args += ["--ro-bind", str(host), str(host)]
+            system.append(host)
     for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime"):
         if (Path("/etc") / name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    if (COURSE / "solutions").exists() and any(_inside(COURSE, Path("/") / name) for name in _SYSTEM):
-        args += ["--tmpfs", str(COURSE)]  # a course checked out under /usr: hidden (its venv is bound after)
-    for path in binds:
-        args += ["--ro-bind", str(path), str(path)]
+    # Outer folders first, so that a course under a bound folder (a venv, /usr) is covered after it is bound
+    # and a venv inside a covered clone is bound after the cover.
+    mounts = [(path, 0, ["--ro-bind", str(path), str(path)]) for path in system + binds]
+    mounts += [(h, 1, ["--tmpfs", str(h)]) for h in covered if any(_inside(h, bound) for bound in system + binds)]
+    for _, _, mount in sorted(mounts, key=lambda m: (len(m[0].parts), m[1])):
+        args += mount
     if any(_inside(package, path) for path in binds):  # a non-editable install: the edition covers it
         args += ["--ro-bind", str(Path(edition) / "backprop_ref"), str(package)]
     args += ["--ro-bind", str(edition), EDITION_MOUNT, "--ro-bind", str(folder), SUBMISSION_MOUNT,
@@ -465,15 +474,17 @@ def sandbox_command(edition, folder, limits, read_fd, write_fd, info_fd):
                                    json.dumps(limits.rlimits())]
 
 
-def python_paths():
-    """The folders of the Python installation the sandbox needs (its prefixes and site-packages), outermost
-    only, leaving out the system's (bound as a whole) and any that holds the course's own folder."""
+def python_paths(covered=()):
+    """The folders of the Python installation the sandbox needs (its prefixes and site-packages, with those
+    a .pth file adds: an environment layered on another), outermost only, leaving out the system's (bound
+    as a whole) unless a covered folder holds them (a venv in a clone under /usr)."""
     import site
 
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
+    layered = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *layered}
     found = []
     for path in sorted(Path(p).resolve() for p in candidates if Path(p).is_dir()):
-        if path.parts[1:2] and path.parts[1] in _SYSTEM or _inside(COURSE, path):
+        if path.parts[1:2] and path.parts[1] in _SYSTEM and not any(_inside(path, c) for c in covered):
             continue
         if not any(_inside(path, other) for other in found):
             found.append(path)

@@ -7,13 +7,15 @@ from pathlib import Path
 from nbgrader.apps import NbGraderAPI
 from nbgrader.exchange.default.list import ExchangeList
 
-from backprop_ref.instructor.course import COURSE_DIR, Course
+from backprop_ref.instructor.course import Course
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_exchange_exists_and_nbgrader_logs_no_unwritable_directory(caplog):
-    course = Course()
+    course = Course(REPO)
     root = Path(course.config.Exchange.root)
-    assert root == COURSE_DIR / "exchange", "the exchange of a course on one machine is course/exchange/"
+    assert root == REPO / "course" / "exchange", "the exchange of a course on one machine is course/exchange/"
     assert root.is_dir() and os.access(root, os.W_OK | os.X_OK), f"{root} must exist and be writable"
     with caplog.at_level(logging.WARNING):
         api = NbGraderAPI(config=course.config)  # as the formgrader's handlers make it

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:Object of type <Submitted\w+> n
 
 def _as_learner(exchange_root, home, student):
     """nbgrader's API as a learner sees it: their own folder, the course's exchange."""
-    course = Course()
+    course = Course(synthetic.ROOT)
     config = course.config
     config.Exchange.root = str(exchange_root)
     config.CourseDirectory.root = config.Exchange.assignment_dir = str(home)
@@ -36,7 +36,7 @@ def _exchange(api, step, assignment):
 def test_release_fetch_submit_collect_grade_and_feedback(tmp_path, bubblewrap):
     exchange, root = tmp_path / "exchange", tmp_path / "course"
     exchange.mkdir()
-    course = Course(submitted=root / "submitted", autograded=root / "autograded", db=root / "gradebook.db",
+    course = Course(synthetic.ROOT, submitted=root / "submitted", autograded=root / "autograded", db=root / "gradebook.db",
                     feedback=root / "feedback")
     course.config.Exchange.root = str(exchange)
     course.config.CollectApp.check_owner = False  # the learners are one Unix user here

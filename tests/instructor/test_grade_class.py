@@ -17,6 +17,7 @@ from nbgrader.api import Gradebook
 import synthetic_class as synthetic
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:Object of type <Submitted\w+> not in session")
+ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "backprop_ref.cli"]
 
 
@@ -29,7 +30,7 @@ class Course:
         self.db, self.feedback = self.root / "gradebook.db", self.root / "feedback"
 
     def run(self, command, *extra, check=True, timeout=900):
-        args = COMMAND + [command, *extra, "--submitted", str(self.submitted), "--autograded", str(self.autograded),
+        args = COMMAND + [command, *extra, "--course", str(ROOT), "--submitted", str(self.submitted), "--autograded", str(self.autograded),
                           "--db", str(self.db)]
         result = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
         if check:

@@ -2,13 +2,14 @@
 import pytest
 
 from backprop_ref.cli import generate_exercises
-from course_notebooks import EXERCISES, SOLUTIONS, notebooks
+from backprop_ref.instructor.course import Course
+from course_notebooks import EXERCISES, ROOT, SOLUTIONS, notebooks
 
 
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
     into = tmp_path_factory.mktemp("exercises")
-    assert generate_exercises(into=into) == 0, "nbgrader could not generate the learner notebooks (see the log above)"
+    assert generate_exercises(into=into, course=Course(ROOT)) == 0, "nbgrader could not generate the learner notebooks (see the log above)"
     return into
 
 

@@ -13,7 +13,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.validator import Validator
 
 from backprop_ref.instructor.course import Course
-from course_notebooks import EXERCISES, SOLUTIONS, assignment_of, notebooks
+from course_notebooks import EXERCISES, ROOT, SOLUTIONS, assignment_of, notebooks
 
 # nbgrader 0.9 with SQLAlchemy 2.1 warns on every autograde (the scores are still right); the suite
 # turns RuntimeWarnings, which SAWarning is, into errors.
@@ -44,7 +44,7 @@ def course(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])  # nbgrader runs alembic
     root = tmp_path_factory.mktemp("course")
-    config = Course().config  # the course's own nbgrader configuration, folders moved into root
+    config = Course(ROOT).config  # the course's own nbgrader configuration, folders moved into root
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.source_directory = str(SOLUTIONS)
     config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
