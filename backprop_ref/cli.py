@@ -1,5 +1,5 @@
 """The `backprop-course` command: for learners (`lab`, `workspace`, `exercises`) and instructors (`build`,
-`validate`, `grade`, `feedback`, `report`). Bad input ends it with one sentence and a non-zero status.
+`validate`, `collect`, `grade`, `feedback`, `report`). Bad input ends it with one sentence and a non-zero status.
 
 The instructor's commands work on a course folder (solutions/ and course/, see instructor/course.py): the
 one they are run in, or --course DIR, wherever the package is installed from.
@@ -95,6 +95,10 @@ def _main(argv):
     validate = commands.add_parser("validate", help="run notebooks as nbgrader validates them; non-zero status if one fails")
     validate.add_argument("notebooks", nargs="+", help="notebook files")
     _course_folder_option(validate)
+    collect = commands.add_parser("collect", help="collect an assignment's submissions from nbgrader's exchange, "
+                                                 "refusing any not owned by the learner it names")
+    collect.add_argument("assignment")
+    _course_options(collect)
     grade = commands.add_parser("grade", help="grade every submission of an assignment, learner code sandboxed, into the gradebook")
     grade.add_argument("assignment")
     _course_options(grade)
@@ -177,6 +181,10 @@ def _run(args):
         return 1 if validate(Course(args.course), args.notebooks, sys.stdout) else 0
     course = Course(args.course, submitted=args.submitted, autograded=args.autograded, db=args.db,
                     feedback=getattr(args, "feedback", None))
+    if args.command == "collect":
+        from .instructor.collect import collect
+
+        return 1 if collect(course, args.assignment, sys.stdout) else 0
     if args.command == "grade":
         from .instructor.grade import grade
 

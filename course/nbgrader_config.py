@@ -52,6 +52,9 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
 # A class on a hub names its own exchange in BACKPROP_EXCHANGE (deploy/jupyterhub: mode 1777, the course's
 # folder in it made by the instructor, so no learner can replace it).
 c.Exchange.root = os.environ.get("BACKPROP_EXCHANGE") or os.path.join(here, "exchange")
+# Collecting takes only submissions owned by the learner they name, and their times from the kernel
+# (backprop_ref/instructor/collect.py): `nbgrader collect`, the formgrader and `backprop-course collect` alike.
+c.ExchangeFactory.collect = "backprop_ref.instructor.collect.OwnedCollect"
 
 c.GenerateAssignment.preprocessors.append(LetRunAllPassUnwrittenAnswers)
 # Every check finishes in seconds; a cell still running after a minute is a learner's endless loop.

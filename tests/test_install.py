@@ -178,7 +178,7 @@ def test_installed_workspace_copies_every_lesson_with_a_syllabus_that_links_them
     assert "return 42" in answered.read_text(), "a second run must never overwrite a learner's copy"
 
 
-@pytest.mark.parametrize("command", ["build", "generate", "grade 01_one_weight", "feedback 01_one_weight", "report"])
+@pytest.mark.parametrize("command", ["build", "generate", "collect 01_one_weight", "grade 01_one_weight", "feedback 01_one_weight", "report"])
 def test_installed_instructor_commands_outside_a_course_folder_say_so_in_one_sentence(installed, tmp_path, command):
     _, _, bin_dir, env = installed
     result = _run([str(bin_dir / "backprop-course"), *command.split()], env=env, cwd=tmp_path)

@@ -39,7 +39,7 @@ def test_release_fetch_submit_collect_grade_and_feedback(tmp_path, bubblewrap):
     course = Course(synthetic.ROOT, submitted=root / "submitted", autograded=root / "autograded", db=root / "gradebook.db",
                     feedback=root / "feedback")
     course.config.Exchange.root = str(exchange)
-    course.config.CollectApp.check_owner = False  # the learners are one Unix user here
+    course.config.ExchangeCollect.check_owner = False  # the learners are one Unix user here: no ownership rule
     course.ensure_in_gradebook(synthetic.ASSIGNMENT)
     instructor = course.api()
     released = instructor.release_assignment(synthetic.ASSIGNMENT)
@@ -56,7 +56,8 @@ def test_release_fetch_submit_collect_grade_and_feedback(tmp_path, bubblewrap):
         fetched.write_text(text)
         _exchange(learner, "Submit", synthetic.ASSIGNMENT)
 
-    assert instructor.collect(synthetic.ASSIGNMENT)["success"]
+    collected = instructor.collect(synthetic.ASSIGNMENT)
+    assert collected["success"], collected
     assert sorted(p.name for p in (root / "submitted").iterdir()) == ["ada", "ben"]
     grade = subprocess.run([sys.executable, "-m", "backprop_ref.cli", "grade", synthetic.ASSIGNMENT, "--workers", "2",
                             "--submitted", str(root / "submitted"), "--autograded", str(root / "autograded"),
