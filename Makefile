@@ -7,7 +7,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # nbgrader's commands and JupyterLab's formgrader read the course's nbgrader configuration from here.
 export JUPYTER_CONFIG_PATH := $(CURDIR)/course
 
-.PHONY: lab test test-slow exercises venv clean
+.PHONY: lab test test-slow exercises venv clean hub hub-stop hub-clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,17 @@ test-slow: venv
 # Regenerate the learner notebooks from the instructor's (nbgrader generate_assignment).
 exercises: venv
 	$(BIN)/backprop-course build
+
+# A demo class on JupyterHub on this machine (as root): an instructor and learners as Unix users, the course
+# from its wheel, nbgrader's exchange; start prints the URL and the accounts (deploy/jupyterhub/hub.py).
+hub: venv
+	$(BIN)/python deploy/jupyterhub/hub.py start
+
+hub-stop:
+	$(PYTHON) deploy/jupyterhub/hub.py stop
+
+hub-clean:
+	$(PYTHON) deploy/jupyterhub/hub.py clean
 
 # What the tools made and make again: the virtual environment, build outputs and caches, and the grading
 # state that `make exercises` and `backprop-course grade`, `feedback` and `report` recompute (the gradebook,
