@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from backprop_ref.backend import cupy_available, get_backend
+from chromium import browser  # noqa: F401 (one Chromium for the session's browser tests, tests/browser and tests/deploy)
 
 # Hypothesis: the default profile keeps `make test` quick; `HYPOTHESIS_PROFILE=soak` tries many more cases.
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -28,7 +28,6 @@ Knobs (environment variables):
 - ``BACKPROP_BROWSER_EXTRA_LAB_ARGS``: more command-line arguments for ``jupyter lab`` (shell syntax).
 - ``BACKPROP_SCREENSHOTS``: where failure screenshots go.
 """
-import importlib
 import json
 import os
 import re
@@ -46,24 +45,10 @@ from pathlib import Path
 import pytest
 
 from backprop_ref.cli import make_workspace
+from chromium import require_browser
 from lab_driver import Lab
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-HOW_TO_ENABLE = (
-    "To run the browser tests: `pip install playwright` (in this virtual environment) and install "
-    "Chromium (Debian/Ubuntu: `sudo apt-get install chromium`), or set BACKPROP_CHROMIUM to a "
-    "Chromium or Chrome binary. BACKPROP_REQUIRE_BROWSER=1 turns this skip into a failure (CI)."
-)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,43 +97,9 @@ def pytest_generate_tests(metafunc):
             )
 
 
-# ----------------------------------------------------------------------------------------------
-# Is there a browser?
-
-
-def chromium_path():
-    explicit = os.environ.get("BACKPROP_CHROMIUM")
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    if os.access(DEFAULT_CHROMIUM, os.X_OK):
-        return DEFAULT_CHROMIUM
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def browser_problem():
-    """None when Playwright and Chromium are both here, else what is missing."""
-    try:
-        importlib.import_module("playwright.sync_api")
-    except ImportError:
-        return "the Python package playwright is not installed"
-    if chromium_path() is None:
-        where = os.environ.get("BACKPROP_CHROMIUM") or f"{DEFAULT_CHROMIUM} or on PATH"
-        return f"Chromium was not found ({where})"
-    return None
-
-
 @pytest.fixture(scope="session")
 def browser_available():
-    problem = browser_problem()
-    if problem:
-        message = f"browser tests: {problem}. {HOW_TO_ENABLE}"
-        if os.environ.get("BACKPROP_REQUIRE_BROWSER", "") not in ("", "0"):
-            pytest.fail(message.replace("turns this skip into a failure", "is set, so this fails"), pytrace=False)
-        pytest.skip(message)
+    require_browser()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -331,22 +282,7 @@ def _stop(process):
 
 
 # ----------------------------------------------------------------------------------------------
-# The browser
-
-
-@pytest.fixture(scope="session")
-def browser(browser_available, tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    home = tmp_path_factory.mktemp("chromium-home")  # its crash-report database, not ~/.config/chromium
-    env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"))
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS,
-                                              env=env)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+# The browser (the session's Chromium is the fixture `browser` of tests/chromium.py, in tests/conftest.py)
 
 
 @pytest.fixture(scope="session")
