@@ -1,4 +1,6 @@
 """What every lesson widget shares: a figure redrawn from controls, a status line, grading mode."""
+import copy
+import numbers
 import os
 
 import ipywidgets as widgets
@@ -71,26 +73,129 @@ def _readout(control):
 
 
 class learner_or_reference:
-    """Call the learner's function; if it raises NotImplementedError, use the reference from then on.
+    """Call the learner's function; once it fails, use the reference from then on, and say why.
 
-    Widgets that drive the learner's code wrap it with this, so that "Run All" on a fresh notebook
-    still shows the idea (with the reference), and ``note`` says which one is at work.
+    Widgets and demo cells that drive the learner's code wrap it with this, so that "Run All" always goes
+    to the end and shows the idea: with the learner's function while it works, with the reference once it
+    raises (NotImplementedError: not written yet; anything else: a bug) or returns what the reference's
+    output could not be (another shape, a non-float dtype, another structure). A bug is reported in one
+    line when it is found, and ``note`` (shown in titles and status lines) says which function is at work.
     """
 
     def __init__(self, yours, reference, name):
         self.yours, self.reference, self.name = yours, reference, name
-        self.using_reference = False
+        self.problem = None  # why the reference is at work: None while the learner's function is
+        self._compared = set()  # argument signatures whose output was compared with the reference's
+
+    @property
+    def using_reference(self):
+        return self.problem is not None
 
     def __call__(self, *args, **kwargs):
-        if not self.using_reference:
+        if self.problem is None:
             try:
-                return self.yours(*args, **kwargs)
+                yours = self.yours(*args, **kwargs)
             except NotImplementedError:
-                self.using_reference = True
+                self.problem = "not written yet"
+            except Exception as e:  # a learner's bug must not stop the lesson
+                message = (str(e).strip().splitlines() or [""])[0]
+                self._give_up(f"raised {type(e).__name__}", f"raised {type(e).__name__}: {message[:160]}")
+            else:
+                signature = _signature(args, kwargs)
+                if signature in self._compared:
+                    return yours
+                # the reference on copies: the learner's inputs (weights, optimiser state, RNGs) stay as they are
+                expected = self.reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+                wrong = _mismatch(yours, expected)
+                if wrong is None:
+                    self._compared.add(signature)
+                    return yours
+                what = ("the wrong shape" if "where (" in wrong else "the wrong dtype" if " of dtype " in wrong.split(" where ")[0]
+                        else "the wrong kind of output")
+                self._give_up(f"returned {what}", f"returned {wrong}")
+                return expected
         return self.reference(*args, **kwargs)
+
+    def _give_up(self, short, detail):
+        self.problem = short
+        print(f"{self.name}: yours {detail}; the reference {self.name} is used instead")
 
     @property
     def note(self):
-        if self.using_reference:
+        if self.problem is None:
+            return f"using your {self.name}"
+        if self.problem == "not written yet":
             return f"using the reference {self.name}: write yours above, then re-run this cell to see your own at work"
-        return f"using your {self.name}"
+        return f"using the reference {self.name}: yours {self.problem}"
+
+
+def _signature(args, kwargs):
+    """What an output's shape can depend on: each argument's type, and shape and dtype for arrays."""
+    def of(value):
+        if hasattr(value, "shape") and hasattr(value, "dtype"):
+            return (type(value).__name__, tuple(value.shape), str(value.dtype))
+        if isinstance(value, (list, tuple)):
+            return (type(value).__name__, tuple(of(v) for v in value))
+        return type(value).__name__
+    return tuple(of(a) for a in args), tuple(sorted((k, of(v)) for k, v in kwargs.items()))
+
+
+def _describe(value):
+    if value is None:
+        return "None"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"an array of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if _numbers(value):
+        return f"a {type(value).__name__} of {len(value)} numbers"
+    return f"a {type(value).__name__}"
+
+
+def _numbers(value):
+    """A flat list or tuple of numbers (a learner's loop builds them where the reference returns an array)."""
+    return (isinstance(value, (list, tuple)) and len(value) > 0
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value))
+
+
+def _shape(value):
+    """The shape of an array, a number (()) or a flat list of numbers; None for anything else."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return tuple(value.shape)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return ()
+    return (len(value),) if _numbers(value) else None
+
+
+def _mismatch(yours, expected, where=""):
+    """How ``yours`` cannot be what ``expected`` is (shape, dtype kind, structure), or None."""
+    at = f" ({where})" if where else ""
+    if expected is None:
+        return None if yours is None else f"{_describe(yours)}{at} where nothing was expected"
+    if _shape(expected) is not None:
+        shape = _shape(yours)
+        if shape is None:
+            return f"{_describe(yours)}{at} where {_describe(expected)} was expected"
+        if shape != _shape(expected):
+            return f"an array of shape {shape}{at} where {_shape(expected)} was expected"
+        kind = getattr(getattr(expected, "dtype", None), "kind", "f")
+        if hasattr(yours, "dtype") and kind in "fc" and yours.dtype.kind not in "fc":
+            return f"an array of dtype {yours.dtype}{at} where {getattr(expected, 'dtype', 'float64')} was expected"
+        return None
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(yours, (tuple, list)) or len(yours) != len(expected):
+            return f"{_describe(yours)}{at} where {len(expected)} outputs were expected"
+        for i, (y, e) in enumerate(zip(yours, expected)):
+            wrong = _mismatch(y, e, f"output {i + 1} of {len(expected)}")
+            if wrong:
+                return wrong
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(yours, dict) or set(yours) != set(expected):
+            return f"{_describe(yours)}{at} where a dict with keys {sorted(expected)} was expected"
+        for key in expected:
+            wrong = _mismatch(yours[key], expected[key], repr(key))
+            if wrong:
+                return wrong
+        return None
+    if callable(expected):
+        return None if callable(yours) else f"{_describe(yours)}{at} where a function was expected"
+    return None if isinstance(yours, type(expected)) else f"{_describe(yours)}{at} where {_describe(expected)} was expected"

@@ -1,4 +1,5 @@
 import ipywidgets as widgets
+import numpy as np
 import pytest
 
 from backprop_ref.widgets import Explorer, autograding, learner_or_reference
@@ -50,12 +51,49 @@ def test_learner_or_reference_falls_back_and_says_so():
     assert "reference dense_backward" in chooser.note and "write yours" in chooser.note
 
 
-def test_learner_or_reference_does_not_hide_real_errors():
+def test_a_learner_bug_is_reported_in_one_line_and_the_reference_goes_on(capsys):
     def buggy(x):
         return x[5]
 
-    with pytest.raises(IndexError):
-        learner_or_reference(buggy, lambda x: x, "f")([1])
+    chooser = learner_or_reference(buggy, lambda x: x, "f")
+    assert chooser([1]) == [1] and chooser([2]) == [2] and chooser.using_reference
+    said = capsys.readouterr().out
+    assert said == "f: yours raised IndexError: list index out of range; the reference f is used instead\n"
+    assert chooser.note == "using the reference f: yours raised IndexError"
+
+
+@pytest.mark.parametrize("yours, why", [
+    (lambda x: (np.zeros((3, 1)), {"W": x.sum()}), "an array of shape (3, 1) (output 1 of 2) where (4, 2) was expected"),
+    (lambda x: (x.astype(int), {"W": x.sum()}), "an array of dtype int64 (output 1 of 2) where float64 was expected"),
+    (lambda x: (2 * x, {"b": x.sum()}), "a dict (output 2 of 2) where a dict with keys ['W'] was expected"),
+    (lambda x: 2 * x, "an array of shape (4, 2) and dtype float64 where 2 outputs were expected"),
+    (lambda x: None, "None where 2 outputs were expected"),
+])
+def test_an_output_the_reference_could_not_give_is_named_and_replaced(yours, why, capsys):
+    def reference(x):
+        return 2 * x, {"W": x.sum()}
+
+    chooser = learner_or_reference(yours, reference, "g")
+    x = np.ones((4, 2))
+    out, grads = chooser(x)
+    assert np.array_equal(out, 2 * x) and grads == {"W": 8.0}
+    assert capsys.readouterr().out == f"g: yours returned {why}; the reference g is used instead\n"
+
+
+def test_a_right_output_is_compared_once_per_shape_and_the_reference_never_touches_the_inputs():
+    calls = []
+
+    def reference(w, state):
+        calls.append(w.shape)
+        state["steps"] += 1  # an optimiser's state, changed in place
+        return w - 1
+
+    chooser = learner_or_reference(lambda w, state: w - 1, reference, "step")
+    state = {"steps": 0}
+    for _ in range(3):
+        chooser(np.ones(3), state)
+    chooser(np.ones(4), state)
+    assert calls == [(3,), (4,)] and state == {"steps": 0} and not chooser.using_reference
 
 
 def test_autograding_follows_nbgrader(monkeypatch):

@@ -135,7 +135,7 @@ def test_the_learners_per_example_grads_is_the_one_at_work():
 def test_a_per_example_grads_of_the_wrong_shape_is_named_and_the_reference_drawn():
     w = lesson.minibatch_spread(lambda x, y, W: np.zeros(W.shape), _not_written)  # the batch axis forgotten
     w.controls["B"].value = 5
-    assert w.children[-1].value.startswith("your per_example_grads returned shape (3, 2), not (N, D + 1, C)")
+    assert w.children[-1].value.startswith("using the reference per_example_grads: yours returned the wrong shape")
     x, y = lesson.spirals()
     G = per_example_oracle(x, y, lesson.classifier_weights())
     singles = np.sqrt(((G - G.mean(axis=0)) ** 2).sum(axis=(1, 2)).mean())
