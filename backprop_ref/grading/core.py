@@ -136,6 +136,8 @@ class Gradient:
 class Value:
     expected: object
     base: object = None  # compare yours - base with expected - base (an update rule's step)
+    within: float = None  # and no entry further than this from expected (a precision the inputs ask for)
+    within_why: str = ""  # for messages: "the precision tol = 1e-09 asks for"
 
 
 @dataclass
@@ -628,7 +630,13 @@ def _judge_case(exercise, case, yours, rng, needed=None):
             verdicts[name] = _compare_arrays(name, got - base, expected - base, scale)
             verdicts[name].source, verdicts[name].quantity = "the reference step", f"step (new {name} - {name})"
         else:
-            verdicts[name] = _compare_arrays(name, got, _asarray(to_host(target.expected), dtype=_float64))
+            expected = _asarray(to_host(target.expected), dtype=_float64)
+            verdicts[name] = _compare_arrays(name, got, expected)
+            off = float(_max(_abs(got - expected), initial=0.0))
+            if verdicts[name].passed and target.within is not None and off > target.within:
+                verdicts[name] = OutputVerdict(name, False, problem=(
+                    f"{name} is off by up to {off:.2g} on inputs with {case.label}, more than {target.within:.2g}, "
+                    f"{target.within_why or 'the precision asked for'}"))
     for name in exercise.outputs:  # not judged on this case: its parts are judged on the others
         if name not in case.targets and (needed is None or name in needed):
             verdicts[name] = OutputVerdict(name, True, source="not judged on this case")

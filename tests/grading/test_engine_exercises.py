@@ -171,6 +171,24 @@ def no_visited_set(root):
             parent.grad += node.grad * local
 
 
+def visited_by_value(root):
+    """A visited set keyed by each node's value (or anything but the node): two nodes of one value are one."""
+    order, seen = [], set()
+
+    def visit(node):
+        if node.value not in seen:
+            seen.add(node.value)
+            for parent in node.parents:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    _zeroed(root, order)
+    for node in reversed(order):
+        for parent, local in zip(node.parents, node.local_grads):
+            parent.grad += node.grad * local
+
+
 def pushed_at_once(root):
     _zeroed(root, post_order(root))
 
@@ -217,6 +235,7 @@ MUTANTS = {
     "breadth-first": (breadth_first_order, "breadth-first from the root"),
     "no visited set": (no_visited_set, "a set of visited nodes"),
     "pushed at once": (pushed_at_once, "as soon as it got some"),
+    "visited set keyed by value": (visited_by_value, None),
     "no local gradient": (no_local_gradient, "the local gradient is missing"),
     "stale grads": (stale, "set every node's grad to 0 first"),
     "changes a value": (changes_a_value, IN_PLACE),
@@ -259,7 +278,18 @@ def test_the_graphs_hold_the_awkward_structures():
         seen["shared"] += any(count > 1 for count in uses.values())
         seen["deep"] += len(nodes) > 30
         seen["root alone"] += len(nodes) == 1
-    assert all(seen[k] for k in ("twice in one op", "shared", "deep", "root alone")), seen
+        seen["two nodes of one value"] += len({n.value for n in nodes}) < len(nodes)
+    assert all(seen[k] for k in ("twice in one op", "shared", "deep", "root alone", "two nodes of one value")), seen
+
+
+@pytest.mark.parametrize("hidden, seed", [(False, None)] + [(True, s) for s in range(5)])
+def test_every_check_holds_distinct_nodes_of_one_value(hidden, seed):
+    """A visited set keyed by anything but the node itself merges them: every check must meet such a graph."""
+    exercise = exercises.BACKPROP
+    rng = np.random.default_rng(seed)
+    dims = exercise.hidden_dims(rng) if hidden else list(exercise.visible_dims)
+    roots = [exercise.make_case(rng, d).args[0] for d in dims]
+    assert any(len({n.value for n in post_order(r)}) < len(post_order(r)) for r in roots)
 
 
 def test_the_graph_copy_keeps_sharing_and_grads():
@@ -284,5 +314,7 @@ def test_many_seeds():
 
 def test_a_wrong_grad_is_located_at_a_node_not_at_an_index_of_the_wire():
     report = str(grade("backprop", assigns))
-    assert re.search(r"at the (leaf|node \S+ =) -?[\d.]+(e[-+]\d+)? yours is", report), report
+    # by where it is in the graph, with its value: two nodes may share a value
+    assert re.search(r"at (input \d+|node \d+ of the graph, \S+|the constant \S+ \(node \d+\)) ?(\(= -?[\d.]+(e[-+]\d+)?\) )?yours is",
+                     report), report
     assert not re.search(r"at \(\d+,\)", report), report

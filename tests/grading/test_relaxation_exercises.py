@@ -106,8 +106,9 @@ def test_relax_correct_variants_pass(impl):
 
 
 def _variant(early=False, late=False, bias=True, transpose=False, relative=False, fixed=False, silent=False,
-             nan_passes=False, cap=0, test_state=False, error=None, start="zeros"):
-    """relax_for with one twist; cap: how many iterations more (or fewer) than max_iter it allows."""
+             nan_passes=False, cap=0, test_state=False, error=None, start="zeros", own_tol=None, allclose=False):
+    """relax_for with one twist; cap: how many iterations more (or fewer) than max_iter it allows; own_tol:
+    a floor under the tol it is given (it stops at 1e-6 when asked for 1e-9); allclose: np.allclose(new, s, atol=tol) as the test (relative too)."""
 
     def impl(x, W, U, tol, max_iter):
         u = _drive(x, U) if bias else x @ U[:-1]
@@ -120,7 +121,9 @@ def _variant(early=False, late=False, bias=True, transpose=False, relative=False
             new = np.tanh(s @ M + u)
             change = np.abs(new if test_state else new - s)
             change = (change / np.abs(new) if relative else change).max()
-            if change < tol and not fixed:
+            if allclose and np.allclose(new, s, atol=tol):
+                return new
+            if change < max(tol, own_tol or 0) and not fixed and not allclose:
                 return s if early else (np.tanh(new @ M + u) if late else new)
             s = new
         if silent or fixed or nan_passes and not change > tol:
@@ -145,6 +148,9 @@ RELAX_MUTANTS = {
     "tests the state, not its change": (_variant(test_state=True), "raised on inputs with"),
     "raises ValueError": (_variant(error=ValueError), "raise bp.ConvergenceError (a RuntimeError), and return s"),
     "starts from tanh(u)": (_variant(start="tanh(u)"), None),
+    # judged to the precision tol asks, not to the checks' 1e-4
+    "stops at 1e-6 when asked for less": (_variant(own_tol=1e-6), "the precision tol"),
+    "np.allclose as the test": (_variant(allclose=True), "not np.allclose"),
 }
 
 

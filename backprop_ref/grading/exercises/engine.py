@@ -63,6 +63,8 @@ def _evaluate(program, leaf_values, delta, where):
 def _program(rng, inputs, ops, kind):
     """[(op, operand indices, parameter)]: ``inputs`` leaves, then ``ops`` operations, then their sum."""
     program = [("leaf", (), float(rng.normal())) for _ in range(inputs)]
+    if inputs > 1 and kind == "mixed":  # two inputs of one value: a visited set keyed by value merges them
+        program[1] = program[0]
     values = [p[2] for p in program]
     used = set()
 
@@ -79,6 +81,7 @@ def _program(rng, inputs, ops, kind):
             prev = add("tanh", (prev,)) if k % 3 == 2 else add("*+"[k % 3], (prev, leaf))
     elif ops > 0:
         first = add("*", (0, 0))  # a node used twice by one op
+        add("*", (0, 0))  # and its twin: another node of the same op, operands and value
         if ops > 1:
             program.append(("const", (), float(rng.choice([0.5, 2.0, -1.5]))))
             values.append(program[-1][2])
@@ -167,12 +170,18 @@ def _backprop_case(rng, dims):
         targets={"leaves": Gradient(f_leaves, leaves), "nodes": Gradient(f_nodes, delta)},
         reference={"leaves": leaf_grads, "nodes": node_grads},
         label=label(dims),
-        data={"program": program, "nodes": [_describe(n) for n in order], "leaves": np.flatnonzero(is_leaf)},
+        data={"program": program, "nodes": [_describe(n, nodes) for n in order], "leaves": np.flatnonzero(is_leaf)},
     )
 
 
-def _describe(node):
-    return f"the node {node.op} = {node.value:.4g}" if node.parents else f"the leaf {node.value:.4g}"
+def _describe(node, made):
+    """The node as the case made it ("input 2 (= 0.4967)", "node 7, tanh (= 0.31)"): two nodes may share a value."""
+    k = next(i for i, n in enumerate(made) if n is node)
+    if node.parents:
+        return f"node {k + 1} of the graph, {node.op} (= {node.value:.4g})"
+    if node.op == "const":
+        return f"the constant {node.value:.4g} (node {k + 1})"
+    return f"input {sum(1 for n in made[:k] if not n.parents and n.op != 'const') + 1} (= {node.value:.4g})"
 
 
 def _locate(output, index, case):
