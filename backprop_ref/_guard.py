@@ -15,7 +15,7 @@ _learner_code_running = [0]  # > 0 while a check runs a learner's implementation
 
 
 def answer_key(fn):
-    name = fn.__name__
+    name = fn.__qualname__  # "SGD.step" for a method
 
     @functools.wraps(fn)
     def guarded(*args, **kwargs):

@@ -108,6 +108,7 @@ class Optimizer:
         self.params = list(params)
         self.lr = lr
 
+    @answer_key  # a step computes the update rules' answers (sgd_step, ...): locked while a check runs
     def step(self, grads):
         """w[...] = update(w, dw) for every parameter; grads: a list shaped like params."""
         name = f"{type(self).__name__}.step"
@@ -180,6 +181,7 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.m, self.v, self.t = self._zeros(), self._zeros(), 0
 
+    @answer_key
     def step(self, grads):
         self.t += 1
         super().step(grads)

@@ -280,3 +280,20 @@ def test_big_inputs_use_directional_checks_that_catch_and_locate_a_wrong_entry(m
         result = grade("dense_backward", one_entry_off, seed=seed)
         assert [p.passed for p in result.parts] == [True, False]
         assert "dW is wrong on inputs with N=40, D=30, M=20: at (5, 7)" in str(result)
+
+
+@pytest.mark.parametrize("exercise_id, delegate", [
+    ("sgd_step", lambda w, dw, lr: (lambda new: (backprop_ref.SGD([new], lr).step([dw]), new)[1])(w.copy())),
+    ("momentum_step", lambda w, dw, v, lr, mu: (lambda new, opt: (opt.step([dw]), (new, opt.v[0]))[1])(
+        *(lambda new: (new, backprop_ref.Momentum([new], lr, mu)))(w.copy()))),
+    ("nesterov_step", lambda w, dw, v, lr, mu: (lambda new, opt: (opt.step([dw]), (new, opt.v[0]))[1])(
+        *(lambda new: (new, backprop_ref.Nesterov([new], lr, mu)))(w.copy()))),
+    ("classifier_grads", lambda x, y, weights: backprop_ref.mlp_loss(weights, x, y, ["tanh"] * (len(weights) - 1) + ["identity"])[1]),
+    ("mse_grad", lambda y_hat, y: backprop_ref.mse_loss(y_hat, y)[1]),
+    ("softmax_ce_grad", lambda logits, y: backprop_ref.softmax_cross_entropy(logits, y)[1]),
+], ids=["SGD class", "Momentum class", "Nesterov class", "mlp_loss", "mse_loss", "softmax_cross_entropy"])
+def test_every_public_path_to_an_answer_is_locked_while_a_check_runs(exercise_id, delegate):
+    """Not only the reference of the exercise itself: a public class or function that computes its answer too."""
+    result = grade(exercise_id, delegate)
+    assert not result.passed and result.score == 0, str(result)
+    assert "is the course's reference answer: it is not available while your code is being graded" in str(result)
