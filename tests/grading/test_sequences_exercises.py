@@ -117,7 +117,7 @@ def _returning(change):
 ECHO_MUTANTS = {
     "does not train": (_untrained, "held-out accuracy is"),
     "trains with no carry between steps": (_fit(bptt_no_carry), "held-out accuracy is"),
-    "memorises the training set": (_memorised, "held-out accuracy is"),
+    "memorises the training set": (_memorised, "exactly the same outputs with seed="),
     "predict drops the last axis": (_returning(lambda y: y[..., 0]), "reshape it"),
     "predict returns the last step only": (_returning(lambda y: y[:, -1]), "one output per time step"),
     "predict returns a comparison": (_returning(lambda y: y > 0), "not a comparison"),
@@ -137,10 +137,37 @@ def test_fit_echo_mutants_fail_and_say_why(name):
     assert_fails("fit_echo", impl, message)
 
 
-def test_a_fit_that_brings_the_delay_along_fails_the_hidden_check():
-    assert grade("fit_echo", _shifted_by_5).passed  # the visible check cannot tell: its delay is 5
-    hidden = grade("fit_echo", _shifted_by_5, hidden=True, seed=2)
-    assert not hidden.passed and "delay=" in str(hidden), str(hidden)
+def _shifted_by_the_delay(x_train, y_train, seed):
+    """Reads the delay off y_train (where the targets start) and shifts its input by it: no network, no seed."""
+    delay = int(np.argmax(np.abs(y_train[0, :, 0]) > 0))
+
+    def predict(x):
+        y = np.zeros_like(x)
+        y[:, delay:] = x[:, :-delay]
+        return y
+
+    return predict
+
+
+def _trained_then_shifted(x_train, y_train, seed):
+    """Trains a network (with the learner's bptt) and answers with a shift of the input anyway."""
+    trained = fit_momentum(x_train, y_train, seed)
+    return lambda x: _shifted_by_the_delay(x_train, y_train, seed)(x) + 0 * trained(x)
+
+
+@pytest.mark.parametrize("fit", [_shifted_by_5, _shifted_by_the_delay, _trained_then_shifted])
+def test_a_fit_that_shifts_its_input_instead_of_learning_fails_on_the_seed(fit):
+    for hidden, seed in ((False, None), (True, 2)):
+        result = grade("fit_echo", fit, hidden=hidden, seed=seed)
+        assert result.score == 0 and "exactly the same outputs with seed=" in str(result), str(result)
+
+
+def test_a_fit_that_ignores_its_seed_fails():
+    def unseeded(x_train, y_train, seed):
+        return fit_momentum(x_train, y_train, int(np.random.default_rng().integers(2**31)))  # not from seed
+
+    result = grade("fit_echo", unseeded)
+    assert result.score == 0 and "trained twice with seed=" in str(result), str(result)
 
 
 def test_training_on_the_reference_bptt_is_refused():

@@ -145,18 +145,18 @@ def random_mlp_weights(rng, sizes):
             for a, b in zip(sizes[:-1], sizes[1:])]
 
 
-def fit_then_predict(exercise_id, maps, gives, read, bars):
+def fit_then_predict(exercise_id, maps, gives, read, bars, seeded=False):
     """The adapt of a trained exercise (fit_digits, fit_echo): the learner's fit(x_train, y_train, seed) must
     return predict; the grader calls it on the held-out inputs, ``read(predicted, x_test)`` checks what came back
     (a WrongReturn saying what is wrong), and the result is returned once per bar, each part judging it against
-    its own threshold. maps: "images x (M, 64) to labels (M,)"; gives: "labels", for the messages."""
+    its own threshold. maps: "images x (M, 64) to labels (M,)"; gives: "labels", for the messages. seeded: the
+    fit is trained twice more, to see that its seed is honoured (the same answers again, others with another)."""
 
     def adapt(implementation):
         if getattr(implementation, "_fits_and_predicts", False):
             return implementation
 
-        @functools.wraps(implementation)
-        def fitted(x_train, y_train, seed, x_test):
+        def trained(x_train, y_train, seed, x_test):
             predict = implementation(x_train, y_train, seed)
             if predict is None:
                 raise WrongReturn(f"{exercise_id} returned None: return predict, the function that maps {maps}; "
@@ -165,7 +165,25 @@ def fit_then_predict(exercise_id, maps, gives, read, bars):
                 raise WrongReturn(f"{exercise_id} must return predict, a function x -> {gives} (define it inside "
                                   f"{exercise_id} and return it, without calling it); yours returned a value of type "
                                   f"{type_name(predict)}")
-            return (read(predict(x_test), x_test),) * len(bars)
+            return read(predict(x_test), x_test)
+
+        @functools.wraps(implementation)
+        def fitted(x_train, y_train, seed, x_test):
+            # The seed is honoured: trained again with it, the same answers; with another, a network from another
+            # random start, other answers (a fit that trains nothing, or reads the answer off y_train, gives the same).
+            pristine = (x_train.copy(), y_train.copy())  # for the trainings after the first, which may change its inputs
+            first = trained(x_train, y_train, seed, x_test)
+            if not seeded:
+                return (first,) * len(bars)
+            if not np.array_equal(trained(*(a.copy() for a in pristine), seed, x_test), first):
+                raise WrongReturn(f"{exercise_id} trained twice with seed={seed} gave different {gives}: take every "
+                                  f"random choice (initial weights, minibatch order) from seed, as "
+                                  f"rng = np.random.default_rng(seed), and no other random source")
+            if np.array_equal(trained(*(a.copy() for a in pristine), seed + 1, x_test), first):
+                raise WrongReturn(f"{exercise_id} gave exactly the same {gives} with seed={seed} and seed={seed + 1}: a "
+                                  f"network trained from the random start the seed draws answers a little differently "
+                                  f"for each seed; train one, from rng = np.random.default_rng(seed)")
+            return (first,) * len(bars)
 
         fitted._fits_and_predicts = True
         return fitted

@@ -12,7 +12,10 @@ The hidden check changes the delay (drawn from 5..7, then 2): a fit_echo that br
 along instead of learning it from y_train fails there. Held-out sequences are fresh random signs, almost
 surely none of them seen in training, so a fit that memorises its training set scores chance. While the
 check runs, the reference BPTT (rnn.rnn_backward, and so rnn_loss, which calls it) is an answer key and
-raises DelegationError: the learner trains with their own bptt.
+raises DelegationError: the learner trains with their own bptt. The fit is trained three times, to see
+that its seed is honoured: with the same seed the same outputs, with another seed other ones (a network from
+another random start). A fit that trains nothing, or reads the delay off y_train and shifts its input, gives
+the same outputs whatever the seed, and fails there on the visible check too.
 """
 
 import numpy as np
@@ -26,7 +29,7 @@ N_TRAIN, N_TEST, T = 256, 200, 16  # sequences to train on, to judge on, and the
 
 
 fit_and_predict = fit_then_predict("fit_echo", "sequences x (M, T, 1) to outputs (M, T, 1)", "outputs",
-                                   lambda outputs, x_test: _outputs(outputs, x_test.shape), BARS)
+                                   lambda outputs, x_test: _outputs(outputs, x_test.shape), BARS, seeded=True)
 
 
 def _outputs(y_hat, shape):
@@ -75,7 +78,7 @@ ECHO_ACCURACY = Exercise(
     visible_dims=({"delay": 5},),
     hidden_dims=lambda rng: [{"delay": int(rng.integers(5, 8))}, {"delay": 2}],
     shape_names={name: "(M, T, 1), one output per time step, like x" for name, _ in BARS},
-    timeout=60.0,
+    timeout=180.0,  # three trainings (the seed's check), a minute each at most
     adapt=fit_and_predict,
 )
 
