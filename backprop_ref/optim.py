@@ -181,7 +181,6 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.m, self.v, self.t = self._zeros(), self._zeros(), 0
 
-    @answer_key
     def step(self, grads):
         self.t += 1
         super().step(grads)

@@ -110,9 +110,8 @@ class learner_or_reference:
                 if wrong is None:
                     self._compared.add(signature)
                     return yours
-                what = ("the wrong shape" if "where (" in wrong else "the wrong dtype" if " of dtype " in wrong.split(" where ")[0]
-                        else "the wrong kind of output")
-                self._give_up(f"returned {what}", f"returned {wrong}")
+                what, detail = wrong
+                self._give_up(f"returned the wrong {what}", f"returned {detail}")
                 return expected
         return self.reference(*args, **kwargs)
 
@@ -166,36 +165,34 @@ def _shape(value):
 
 
 def _mismatch(yours, expected, where=""):
-    """How ``yours`` cannot be what ``expected`` is (shape, dtype kind, structure), or None."""
+    """How ``yours`` cannot be what ``expected`` is: (what, in a word: "shape", "dtype" or "kind of output";
+    the whole of it, for the learner), or None."""
     at = f" ({where})" if where else ""
+
+    def kind(expectation):
+        return "kind of output", f"{_describe(yours)}{at} where {expectation}"
+
     if expected is None:
-        return None if yours is None else f"{_describe(yours)}{at} where nothing was expected"
+        return None if yours is None else kind("nothing was expected")
     if _shape(expected) is not None:
         shape = _shape(yours)
         if shape is None:
-            return f"{_describe(yours)}{at} where {_describe(expected)} was expected"
+            return kind(f"{_describe(expected)} was expected")
         if shape != _shape(expected):
-            return f"an array of shape {shape}{at} where {_shape(expected)} was expected"
-        kind = getattr(getattr(expected, "dtype", None), "kind", "f")
-        if hasattr(yours, "dtype") and kind in "fc" and yours.dtype.kind not in "fc":
-            return f"an array of dtype {yours.dtype}{at} where {getattr(expected, 'dtype', 'float64')} was expected"
+            return "shape", f"an array of shape {shape}{at} where {_shape(expected)} was expected"
+        dtype = getattr(expected, "dtype", None)
+        if hasattr(yours, "dtype") and getattr(dtype, "kind", "f") in "fc" and yours.dtype.kind not in "fc":
+            return "dtype", f"an array of dtype {yours.dtype}{at} where {dtype or 'float64'} was expected"
         return None
     if isinstance(expected, (tuple, list)):
         if not isinstance(yours, (tuple, list)) or len(yours) != len(expected):
-            return f"{_describe(yours)}{at} where {len(expected)} outputs were expected"
-        for i, (y, e) in enumerate(zip(yours, expected)):
-            wrong = _mismatch(y, e, f"output {i + 1} of {len(expected)}")
-            if wrong:
-                return wrong
-        return None
+            return kind(f"{len(expected)} outputs were expected")
+        return next((w for i, (y, e) in enumerate(zip(yours, expected))
+                     if (w := _mismatch(y, e, f"output {i + 1} of {len(expected)}"))), None)
     if isinstance(expected, dict):
         if not isinstance(yours, dict) or set(yours) != set(expected):
-            return f"{_describe(yours)}{at} where a dict with keys {sorted(expected)} was expected"
-        for key in expected:
-            wrong = _mismatch(yours[key], expected[key], repr(key))
-            if wrong:
-                return wrong
-        return None
+            return kind(f"a dict with keys {sorted(expected)} was expected")
+        return next((w for key in expected if (w := _mismatch(yours[key], expected[key], repr(key)))), None)
     if callable(expected):
-        return None if callable(yours) else f"{_describe(yours)}{at} where a function was expected"
-    return None if isinstance(yours, type(expected)) else f"{_describe(yours)}{at} where {_describe(expected)} was expected"
+        return None if callable(yours) else kind("a function was expected")
+    return None if isinstance(yours, type(expected)) else kind(f"{_describe(expected)} was expected")

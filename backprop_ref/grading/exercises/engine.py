@@ -170,18 +170,19 @@ def _backprop_case(rng, dims):
         targets={"leaves": Gradient(f_leaves, leaves), "nodes": Gradient(f_nodes, delta)},
         reference={"leaves": leaf_grads, "nodes": node_grads},
         label=label(dims),
-        data={"program": program, "nodes": [_describe(n, nodes) for n in order], "leaves": np.flatnonzero(is_leaf)},
+        data={"program": program, "nodes": _describe(order, nodes), "leaves": np.flatnonzero(is_leaf)},
     )
 
 
-def _describe(node, made):
-    """The node as the case made it ("input 2 (= 0.4967)", "node 7, tanh (= 0.31)"): two nodes may share a value."""
-    k = next(i for i, n in enumerate(made) if n is node)
-    if node.parents:
-        return f"node {k + 1} of the graph, {node.op} (= {node.value:.4g})"
-    if node.op == "const":
-        return f"the constant {node.value:.4g} (node {k + 1})"
-    return f"input {sum(1 for n in made[:k] if not n.parents and n.op != 'const') + 1} (= {node.value:.4g})"
+def _describe(order, made):
+    """Each node of ``order`` as the case made it ("input 2 (= 0.4967)", "node 7 of the graph, tanh (= 0.31)"),
+    not by its value alone: two nodes may share one."""
+    inputs = [n for n in made if not n.parents and n.op != "const"]
+    place = {id(n): k + 1 for k, n in enumerate(made)}
+    number = {id(n): k + 1 for k, n in enumerate(inputs)}
+    return [f"node {place[id(n)]} of the graph, {n.op} (= {n.value:.4g})" if n.parents
+            else f"the constant {n.value:.4g} (node {place[id(n)]})" if n.op == "const"
+            else f"input {number[id(n)]} (= {n.value:.4g})" for n in order]
 
 
 def _locate(output, index, case):
